@@ -1,0 +1,302 @@
+//! What a client line means. A line starting with one `/` is a command; any
+//! other line is text, which is a message in a chat or room, a username
+//! while naming, and possibly a menu alias (`1`, `2 NAME`, `3`, `yes`, `no`)
+//! while available. Which reading applies depends on the sender's state, so
+//! [`Input`] keeps both and the server's state machine picks.
+
+use std::sync::Arc;
+
+use crate::error::ErrorCode;
+use crate::sanitize::sanitize;
+
+/// A command, with its arguments as typed. Arguments are looked up (and
+/// room names validated) by the state machine, which knows who is online.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `/help`
+    Help,
+    /// `/list`, alias `1`
+    List,
+    /// `/chat NAME`, alias `2 NAME`
+    Chat(String),
+    /// `/accept [NAME]`, aliases `yes`, `y`
+    Accept(Option<String>),
+    /// `/decline [NAME]`, aliases `no`, `n`
+    Decline(Option<String>),
+    /// `/cancel`
+    Cancel,
+    /// `/leave`
+    Leave,
+    /// `/join ROOM`
+    Join(String),
+    /// `/rooms`
+    Rooms,
+    /// `/ping [TOKEN]`; the token is already sanitised.
+    Ping(Option<Arc<str>>),
+    /// `/exit`, `/quit`, alias `3`; arguments are ignored.
+    Exit,
+}
+
+impl Command {
+    /// The command's full name, as used in `OK <command>`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Help => "help",
+            Command::List => "list",
+            Command::Chat(_) => "chat",
+            Command::Accept(_) => "accept",
+            Command::Decline(_) => "decline",
+            Command::Cancel => "cancel",
+            Command::Leave => "leave",
+            Command::Join(_) => "join",
+            Command::Rooms => "rooms",
+            Command::Ping(_) => "ping",
+            Command::Exit => "exit",
+        }
+    }
+}
+
+/// A decoded, non-empty client line, read without knowing the sender's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The line starts with a single `/`.
+    Command(Result<Command, ErrorCode>),
+    /// Any other line. `text` is sanitised, with a leading `//` turned into
+    /// `/`; `alias` is the menu-alias reading, if the first word is an alias.
+    Text { text: Arc<str>, alias: Option<Result<Command, ErrorCode>> },
+}
+
+/// Reads one line (without its terminator).
+pub fn parse_input(line: &str) -> Input {
+    if let Some(escaped) = line.strip_prefix("//") {
+        let text = format!("/{escaped}");
+        return Input::Text { text: Arc::from(sanitize(&text)), alias: None };
+    }
+    if let Some(command) = line.strip_prefix('/') {
+        let mut words = command.split(' ').filter(|w| !w.is_empty());
+        let word = command.split(' ').next().unwrap_or_default();
+        // An empty first word ("/" or "/ list") names no command.
+        let parsed = if word.is_empty() {
+            Err(ErrorCode::UnknownCommand)
+        } else {
+            words.next();
+            parse_command(word, words.collect())
+        };
+        return Input::Command(parsed);
+    }
+    let mut words = line.split(' ').filter(|w| !w.is_empty());
+    let alias = words.next().and_then(|first| parse_alias(first, words.collect()));
+    Input::Text { text: Arc::from(sanitize(line)), alias }
+}
+
+fn parse_command(word: &str, args: Vec<&str>) -> Result<Command, ErrorCode> {
+    let command = match word.to_ascii_lowercase().as_str() {
+        "help" => no_args(args, Command::Help)?,
+        "list" => no_args(args, Command::List)?,
+        "chat" => Command::Chat(one_arg(args)?),
+        "accept" => Command::Accept(optional_arg(args)?),
+        "decline" => Command::Decline(optional_arg(args)?),
+        "cancel" => no_args(args, Command::Cancel)?,
+        "leave" => no_args(args, Command::Leave)?,
+        "join" => Command::Join(one_arg(args)?),
+        "rooms" => no_args(args, Command::Rooms)?,
+        "ping" => {
+            Command::Ping(optional_arg(args)?.map(|token| Arc::from(sanitize(&token))))
+        }
+        "exit" | "quit" => Command::Exit,
+        _ => return Err(ErrorCode::UnknownCommand),
+    };
+    Ok(command)
+}
+
+fn parse_alias(word: &str, args: Vec<&str>) -> Option<Result<Command, ErrorCode>> {
+    let command = match word.to_ascii_lowercase().as_str() {
+        "1" => no_args(args, Command::List),
+        "2" => one_arg(args).map(Command::Chat),
+        "3" => Ok(Command::Exit),
+        "yes" | "y" => optional_arg(args).map(Command::Accept),
+        "no" | "n" => optional_arg(args).map(Command::Decline),
+        _ => return None,
+    };
+    Some(command)
+}
+
+fn no_args(args: Vec<&str>, command: Command) -> Result<Command, ErrorCode> {
+    if args.is_empty() { Ok(command) } else { Err(ErrorCode::Usage) }
+}
+
+fn one_arg(args: Vec<&str>) -> Result<String, ErrorCode> {
+    match args.as_slice() {
+        [arg] => Ok((*arg).to_owned()),
+        _ => Err(ErrorCode::Usage),
+    }
+}
+
+fn optional_arg(args: Vec<&str>) -> Result<Option<String>, ErrorCode> {
+    match args.as_slice() {
+        [] => Ok(None),
+        [arg] => Ok(Some((*arg).to_owned())),
+        _ => Err(ErrorCode::Usage),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(line: &str) -> Result<Command, ErrorCode> {
+        match parse_input(line) {
+            Input::Command(parsed) => parsed,
+            other => panic!("{line:?} is not a command: {other:?}"),
+        }
+    }
+
+    fn text(line: &str) -> (String, Option<Result<Command, ErrorCode>>) {
+        match parse_input(line) {
+            Input::Text { text, alias } => (text.to_string(), alias),
+            other => panic!("{line:?} is not text: {other:?}"),
+        }
+    }
+
+    fn some(s: &str) -> Option<String> {
+        Some(s.to_owned())
+    }
+
+    #[test]
+    fn every_command_and_its_arguments() {
+        use Command::*;
+        let cases: &[(&str, Result<Command, ErrorCode>)] = &[
+            ("/help", Ok(Help)),
+            ("/help me", Err(ErrorCode::Usage)),
+            ("/list", Ok(List)),
+            ("/list x", Err(ErrorCode::Usage)),
+            ("/chat bob", Ok(Chat("bob".into()))),
+            ("/chat", Err(ErrorCode::Usage)),
+            ("/chat bob carol", Err(ErrorCode::Usage)),
+            ("/accept", Ok(Accept(None))),
+            ("/accept bob", Ok(Accept(some("bob")))),
+            ("/accept a b", Err(ErrorCode::Usage)),
+            ("/decline", Ok(Decline(None))),
+            ("/decline bob", Ok(Decline(some("bob")))),
+            ("/decline a b", Err(ErrorCode::Usage)),
+            ("/cancel", Ok(Cancel)),
+            ("/cancel bob", Err(ErrorCode::Usage)),
+            ("/leave", Ok(Leave)),
+            ("/leave now", Err(ErrorCode::Usage)),
+            ("/join lobby", Ok(Join("lobby".into()))),
+            ("/join", Err(ErrorCode::Usage)),
+            ("/join a b", Err(ErrorCode::Usage)),
+            ("/rooms", Ok(Rooms)),
+            ("/rooms x", Err(ErrorCode::Usage)),
+            ("/ping", Ok(Ping(None))),
+            ("/ping t0k", Ok(Ping(Some("t0k".into())))),
+            ("/ping a b", Err(ErrorCode::Usage)),
+            ("/exit", Ok(Exit)),
+            ("/quit", Ok(Exit)),
+            ("/exit now please", Ok(Exit)),
+            ("/quit bye", Ok(Exit)),
+            ("/nope", Err(ErrorCode::UnknownCommand)),
+            ("/", Err(ErrorCode::UnknownCommand)),
+            ("/ list", Err(ErrorCode::UnknownCommand)),
+            ("/list\t", Err(ErrorCode::UnknownCommand)),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(&command(line), expected, "line {line:?}");
+        }
+    }
+
+    #[test]
+    fn commands_are_case_insensitive_and_arguments_split_on_runs_of_spaces() {
+        assert_eq!(command("/LIST"), Ok(Command::List));
+        assert_eq!(command("/Chat   bob  "), Ok(Command::Chat("bob".into())));
+        assert_eq!(command("/QuIt"), Ok(Command::Exit));
+        assert_eq!(command("/list   "), Ok(Command::List));
+    }
+
+    #[test]
+    fn ping_tokens_are_sanitised() {
+        assert_eq!(command("/ping a\u{1b}b"), Ok(Command::Ping(Some("a\u{fffd}b".into()))));
+        assert_eq!(command("/ping \u{202e}x"), Ok(Command::Ping(Some("\u{fffd}x".into()))));
+    }
+
+    #[test]
+    fn menu_aliases() {
+        use Command::*;
+        let cases: &[(&str, Option<Result<Command, ErrorCode>>)] = &[
+            ("1", Some(Ok(List))),
+            ("1 x", Some(Err(ErrorCode::Usage))),
+            ("2 bob", Some(Ok(Chat("bob".into())))),
+            ("2", Some(Err(ErrorCode::Usage))),
+            ("3", Some(Ok(Exit))),
+            ("3 bye", Some(Ok(Exit))),
+            ("yes", Some(Ok(Accept(None)))),
+            ("YES", Some(Ok(Accept(None)))),
+            ("y bob", Some(Ok(Accept(some("bob"))))),
+            ("Y", Some(Ok(Accept(None)))),
+            ("no", Some(Ok(Decline(None)))),
+            ("N carol", Some(Ok(Decline(some("carol"))))),
+            ("no thanks at all", Some(Err(ErrorCode::Usage))),
+            ("  1", Some(Ok(List))),
+            ("hello", None),
+            ("yesterday", None),
+            ("12", None),
+            ("", None),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(&text(line).1, expected, "line {line:?}");
+        }
+    }
+
+    #[test]
+    fn text_keeps_its_spaces_and_is_sanitised() {
+        assert_eq!(text("  hi  there "), ("  hi  there ".into(), None));
+        assert_eq!(text("a\u{7}b\rc").0, "a\u{fffd}b\u{fffd}c");
+        assert_eq!(text("tab\there").0, "tab\there");
+    }
+
+    #[test]
+    fn double_slash_escapes_a_message() {
+        assert_eq!(text("//help"), ("/help".into(), None));
+        assert_eq!(text("//"), ("/".into(), None));
+        assert_eq!(text("///x"), ("//x".into(), None));
+        assert_eq!(text("//1"), ("/1".into(), None));
+    }
+
+    #[test]
+    fn command_names_match_ok_replies() {
+        assert_eq!(Command::Exit.name(), "exit");
+        assert_eq!(Command::Ping(None).name(), "ping");
+        assert_eq!(Command::Join("r".into()).name(), "join");
+        for (cmd, name) in [
+            (Command::Help, "help"),
+            (Command::List, "list"),
+            (Command::Chat(String::new()), "chat"),
+            (Command::Accept(None), "accept"),
+            (Command::Decline(None), "decline"),
+            (Command::Cancel, "cancel"),
+            (Command::Leave, "leave"),
+            (Command::Rooms, "rooms"),
+        ] {
+            assert_eq!(cmd.name(), name);
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn parsing_never_panics_and_text_is_clean(line in "\\PC*|[/ a-zA-Z0-9\u{0}-\u{1f}\u{80}-\u{9f}\u{2028}-\u{202e}]*") {
+                match parse_input(&line) {
+                    Input::Text { text, .. } => prop_assert!(!text.chars().any(crate::is_forbidden)),
+                    Input::Command(Ok(Command::Ping(Some(token)))) => {
+                        prop_assert!(!token.chars().any(crate::is_forbidden));
+                        prop_assert!(!token.contains(' '));
+                    }
+                    Input::Command(_) => {}
+                }
+            }
+        }
+    }
+}
