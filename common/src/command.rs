@@ -56,28 +56,61 @@ impl Command {
     }
 }
 
-/// A decoded, non-empty client line, read without knowing the sender's state.
+/// A line that names a command but cannot run: the `ERR` code to answer,
+/// and the command's full name when the command word was recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandError {
+    /// `unknown-command` or `usage`.
+    pub code: ErrorCode,
+    /// The recognised command (`"help"`, `"chat"`, …), if any.
+    pub command: Option<&'static str>,
+}
+
+impl CommandError {
+    fn usage(command: &'static str) -> CommandError {
+        CommandError {
+            code: ErrorCode::Usage,
+            command: Some(command),
+        }
+    }
+}
+
+/// The result of reading a command or alias.
+pub type Parsed = Result<Command, CommandError>;
+
+/// A decoded client line, read without knowing the sender's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     /// The line starts with a single `/`.
-    Command(Result<Command, ErrorCode>),
+    Command(Parsed),
     /// Any other line. `text` is sanitised, with a leading `//` turned into
     /// `/`; `alias` is the menu-alias reading, if the first word is an alias.
-    Text { text: Arc<str>, alias: Option<Result<Command, ErrorCode>> },
+    Text {
+        /// The line as a message: sanitised, `//` unescaped.
+        text: Arc<str>,
+        /// The line as a menu alias, if it reads as one.
+        alias: Option<Parsed>,
+    },
 }
 
 /// Reads one line (without its terminator).
 pub fn parse_input(line: &str) -> Input {
     if let Some(escaped) = line.strip_prefix("//") {
         let text = format!("/{escaped}");
-        return Input::Text { text: Arc::from(sanitize(&text)), alias: None };
+        return Input::Text {
+            text: Arc::from(sanitize(&text)),
+            alias: None,
+        };
     }
     if let Some(command) = line.strip_prefix('/') {
         let mut words = command.split(' ').filter(|w| !w.is_empty());
         let word = command.split(' ').next().unwrap_or_default();
         // An empty first word ("/" or "/ list") names no command.
         let parsed = if word.is_empty() {
-            Err(ErrorCode::UnknownCommand)
+            Err(CommandError {
+                code: ErrorCode::UnknownCommand,
+                command: None,
+            })
         } else {
             words.next();
             parse_command(word, words.collect())
@@ -85,58 +118,82 @@ pub fn parse_input(line: &str) -> Input {
         return Input::Command(parsed);
     }
     let mut words = line.split(' ').filter(|w| !w.is_empty());
-    let alias = words.next().and_then(|first| parse_alias(first, words.collect()));
-    Input::Text { text: Arc::from(sanitize(line)), alias }
-}
-
-fn parse_command(word: &str, args: Vec<&str>) -> Result<Command, ErrorCode> {
-    let command = match word.to_ascii_lowercase().as_str() {
-        "help" => no_args(args, Command::Help)?,
-        "list" => no_args(args, Command::List)?,
-        "chat" => Command::Chat(one_arg(args)?),
-        "accept" => Command::Accept(optional_arg(args)?),
-        "decline" => Command::Decline(optional_arg(args)?),
-        "cancel" => no_args(args, Command::Cancel)?,
-        "leave" => no_args(args, Command::Leave)?,
-        "join" => Command::Join(one_arg(args)?),
-        "rooms" => no_args(args, Command::Rooms)?,
-        "ping" => {
-            Command::Ping(optional_arg(args)?.map(|token| Arc::from(sanitize(&token))))
-        }
-        "exit" | "quit" => Command::Exit,
-        _ => return Err(ErrorCode::UnknownCommand),
-    };
-    Ok(command)
-}
-
-fn parse_alias(word: &str, args: Vec<&str>) -> Option<Result<Command, ErrorCode>> {
-    let command = match word.to_ascii_lowercase().as_str() {
-        "1" => no_args(args, Command::List),
-        "2" => one_arg(args).map(Command::Chat),
-        "3" => Ok(Command::Exit),
-        "yes" | "y" => optional_arg(args).map(Command::Accept),
-        "no" | "n" => optional_arg(args).map(Command::Decline),
-        _ => return None,
-    };
-    Some(command)
-}
-
-fn no_args(args: Vec<&str>, command: Command) -> Result<Command, ErrorCode> {
-    if args.is_empty() { Ok(command) } else { Err(ErrorCode::Usage) }
-}
-
-fn one_arg(args: Vec<&str>) -> Result<String, ErrorCode> {
-    match args.as_slice() {
-        [arg] => Ok((*arg).to_owned()),
-        _ => Err(ErrorCode::Usage),
+    let alias = words
+        .next()
+        .and_then(|first| parse_alias(first, words.collect()));
+    Input::Text {
+        text: Arc::from(sanitize(line)),
+        alias,
     }
 }
 
-fn optional_arg(args: Vec<&str>) -> Result<Option<String>, ErrorCode> {
+fn parse_command(word: &str, args: Vec<&str>) -> Parsed {
+    let parsed = match word.to_ascii_lowercase().as_str() {
+        "help" => no_args(args, Command::Help),
+        "list" => no_args(args, Command::List),
+        "chat" => one_arg(args).map(Command::Chat),
+        "accept" => optional_arg(args).map(Command::Accept),
+        "decline" => optional_arg(args).map(Command::Decline),
+        "cancel" => no_args(args, Command::Cancel),
+        "leave" => no_args(args, Command::Leave),
+        "join" => one_arg(args).map(Command::Join),
+        "rooms" => no_args(args, Command::Rooms),
+        "ping" => optional_arg(args)
+            .map(|token| Command::Ping(token.map(|token| Arc::from(sanitize(&token))))),
+        "exit" | "quit" => Ok(Command::Exit),
+        _ => {
+            return Err(CommandError {
+                code: ErrorCode::UnknownCommand,
+                command: None,
+            });
+        }
+    };
+    parsed.map_err(|()| CommandError::usage(command_name(word)))
+}
+
+fn parse_alias(word: &str, args: Vec<&str>) -> Option<Parsed> {
+    let (parsed, name) = match word.to_ascii_lowercase().as_str() {
+        "1" => (no_args(args, Command::List), "list"),
+        "2" => (one_arg(args).map(Command::Chat), "chat"),
+        "3" => (Ok(Command::Exit), "exit"),
+        "yes" | "y" => (optional_arg(args).map(Command::Accept), "accept"),
+        "no" | "n" => (optional_arg(args).map(Command::Decline), "decline"),
+        _ => return None,
+    };
+    Some(parsed.map_err(|()| CommandError::usage(name)))
+}
+
+/// The full name of a recognised command word (only called for known words).
+fn command_name(word: &str) -> &'static str {
+    const NAMES: [&str; 10] = [
+        "help", "list", "chat", "accept", "decline", "cancel", "leave", "join", "rooms", "ping",
+    ];
+    NAMES
+        .into_iter()
+        .find(|name| name.eq_ignore_ascii_case(word))
+        .unwrap_or("exit")
+}
+
+fn no_args(args: Vec<&str>, command: Command) -> Result<Command, ()> {
+    if args.is_empty() {
+        Ok(command)
+    } else {
+        Err(())
+    }
+}
+
+fn one_arg(args: Vec<&str>) -> Result<String, ()> {
+    match args.as_slice() {
+        [arg] => Ok((*arg).to_owned()),
+        _ => Err(()),
+    }
+}
+
+fn optional_arg(args: Vec<&str>) -> Result<Option<String>, ()> {
     match args.as_slice() {
         [] => Ok(None),
         [arg] => Ok(Some((*arg).to_owned())),
-        _ => Err(ErrorCode::Usage),
+        _ => Err(()),
     }
 }
 
@@ -146,14 +203,14 @@ mod tests {
 
     fn command(line: &str) -> Result<Command, ErrorCode> {
         match parse_input(line) {
-            Input::Command(parsed) => parsed,
+            Input::Command(parsed) => parsed.map_err(|error| error.code),
             other => panic!("{line:?} is not a command: {other:?}"),
         }
     }
 
     fn text(line: &str) -> (String, Option<Result<Command, ErrorCode>>) {
         match parse_input(line) {
-            Input::Text { text, alias } => (text.to_string(), alias),
+            Input::Text { text, alias } => (text.to_string(), alias.map(|a| a.map_err(|e| e.code))),
             other => panic!("{line:?} is not text: {other:?}"),
         }
     }
@@ -214,9 +271,56 @@ mod tests {
     }
 
     #[test]
+    fn usage_errors_name_their_command() {
+        for (line, name) in [
+            ("/HELP x", "help"),
+            ("/list x", "list"),
+            ("/Chat", "chat"),
+            ("/accept a b", "accept"),
+            ("/decline a b", "decline"),
+            ("/cancel x", "cancel"),
+            ("/leave x", "leave"),
+            ("/join", "join"),
+            ("/rooms x", "rooms"),
+            ("/ping a b", "ping"),
+        ] {
+            let expected = CommandError {
+                code: ErrorCode::Usage,
+                command: Some(name),
+            };
+            assert_eq!(parse_input(line), Input::Command(Err(expected)), "{line:?}");
+        }
+        let unknown = CommandError {
+            code: ErrorCode::UnknownCommand,
+            command: None,
+        };
+        assert_eq!(parse_input("/x"), Input::Command(Err(unknown)));
+        for (line, name) in [
+            ("1 x", "list"),
+            ("2", "chat"),
+            ("yes a b", "accept"),
+            ("n a b", "decline"),
+        ] {
+            match parse_input(line) {
+                Input::Text {
+                    alias: Some(Err(error)),
+                    ..
+                } => assert_eq!(error.command, Some(name)),
+                other => panic!("{line:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn ping_tokens_are_sanitised() {
-        assert_eq!(command("/ping a\u{1b}b"), Ok(Command::Ping(Some("a\u{fffd}b".into()))));
-        assert_eq!(command("/ping \u{202e}x"), Ok(Command::Ping(Some("\u{fffd}x".into()))));
+        assert_eq!(
+            command("/ping a\u{1b}b"),
+            Ok(Command::Ping(Some("a\u{fffd}b".into())))
+        );
+        assert_eq!(
+            command("/ping \u{202e}x"),
+            Ok(Command::Ping(Some("\u{fffd}x".into())))
+        );
     }
 
     #[test]

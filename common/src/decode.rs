@@ -60,7 +60,12 @@ pub struct LineDecoder {
 impl LineDecoder {
     /// A decoder for lines of at most `max_line` bytes (terminator excluded).
     pub fn new(max_line: usize) -> LineDecoder {
-        LineDecoder { max_line, partial: Vec::new(), discarding: false, telnet: Telnet::Data }
+        LineDecoder {
+            max_line,
+            partial: Vec::new(),
+            discarding: false,
+            telnet: Telnet::Data,
+        }
     }
 
     /// Bytes held for an unfinished line (at most `max_line + 1`).
@@ -115,7 +120,8 @@ impl LineDecoder {
         // Keep at most max_line + 1 bytes: the extra one may be the CR of a
         // CRLF terminator, which does not count.
         let room = self.max_line + 1 - self.partial.len();
-        self.partial.extend_from_slice(&data[..data.len().min(room)]);
+        self.partial
+            .extend_from_slice(&data[..data.len().min(room)]);
         if data.len() > room || overlong(&self.partial, self.max_line, false) {
             self.partial.clear();
             self.discarding = true;
@@ -211,10 +217,18 @@ mod tests {
     /// Decodes `input` whole, then split at every single point and byte by
     /// byte, and checks every way gives `expected`.
     fn check(max_line: usize, input: &[u8], expected: &[Item]) {
-        assert_eq!(decode_chunks(max_line, &[input]), expected, "whole input {input:?}");
+        assert_eq!(
+            decode_chunks(max_line, &[input]),
+            expected,
+            "whole input {input:?}"
+        );
         for split in 0..=input.len() {
             let (a, b) = input.split_at(split);
-            assert_eq!(decode_chunks(max_line, &[a, b]), expected, "split at {split}");
+            assert_eq!(
+                decode_chunks(max_line, &[a, b]),
+                expected,
+                "split at {split}"
+            );
         }
         let bytes: Vec<&[u8]> = input.chunks(1).collect();
         assert_eq!(decode_chunks(max_line, &bytes), expected, "byte by byte");
@@ -226,7 +240,11 @@ mod tests {
 
     #[test]
     fn lf_and_crlf_end_lines_and_a_lone_cr_stays_in_the_text() {
-        check(100, b"a\nb\r\nc\r\r\nd\re\n", &[line("a"), line("b"), line("c\r"), line("d\re")]);
+        check(
+            100,
+            b"a\nb\r\nc\r\r\nd\re\n",
+            &[line("a"), line("b"), line("c\r"), line("d\re")],
+        );
     }
 
     #[test]
@@ -241,7 +259,11 @@ mod tests {
 
     #[test]
     fn the_limit_counts_bytes_without_the_terminator() {
-        check(4, b"abcd\nabcd\r\nabcde\nok\n", &[line("abcd"), line("abcd"), Item::TooLong, line("ok")]);
+        check(
+            4,
+            b"abcd\nabcd\r\nabcde\nok\n",
+            &[line("abcd"), line("abcd"), Item::TooLong, line("ok")],
+        );
         // A code point is never split: 3 + a 2-byte char is 5 bytes.
         check(4, "abcé\nabé\n".as_bytes(), &[Item::TooLong, line("abé")]);
     }
@@ -250,7 +272,10 @@ mod tests {
     fn an_endless_line_is_reported_once_and_discarded() {
         let mut input = vec![b'x'; 10_000];
         input.extend_from_slice(b"\n/ping x\n");
-        assert_eq!(decode_chunks(8, &[&input]), [Item::TooLong, line("/ping x")]);
+        assert_eq!(
+            decode_chunks(8, &[&input]),
+            [Item::TooLong, line("/ping x")]
+        );
         let chunks: Vec<&[u8]> = input.chunks(7).collect();
         assert_eq!(decode_chunks(8, &chunks), [Item::TooLong, line("/ping x")]);
     }
@@ -278,7 +303,13 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_rejected_whole() {
-        for bad in [&b"\xfe"[..], b"\xc0\xaf", b"\xed\xa0\x80", b"\xe2\x82", b"ok\x80ok"] {
+        for bad in [
+            &b"\xfe"[..],
+            b"\xc0\xaf",
+            b"\xed\xa0\x80",
+            b"\xe2\x82",
+            b"ok\x80ok",
+        ] {
             let mut input = bad.to_vec();
             input.extend_from_slice(b"\nnext\n");
             check(100, &input, &[Item::BadEncoding, line("next")]);
@@ -288,9 +319,17 @@ mod tests {
     #[test]
     fn telnet_commands_are_removed_wherever_they_fall() {
         // IAC IP, IAC AYT, IAC NOP and IAC BRK inside a line.
-        check(100, b"he\xff\xf4llo\xff\xf6 w\xff\xf1or\xff\xf3ld\n", &[line("hello world")]);
+        check(
+            100,
+            b"he\xff\xf4llo\xff\xf6 w\xff\xf1or\xff\xf3ld\n",
+            &[line("hello world")],
+        );
         // WONT and DONT get no answer; a subnegotiation vanishes whole.
-        check(100, b"a\xff\xfc\x01b\xff\xfe\x03c\xff\xfa\x18\x00xterm\xff\xf0d\n", &[line("abcd")]);
+        check(
+            100,
+            b"a\xff\xfc\x01b\xff\xfe\x03c\xff\xfa\x18\x00xterm\xff\xf0d\n",
+            &[line("abcd")],
+        );
         // IAC inside a subnegotiation that is not SE keeps it open.
         check(100, b"\xff\xfa\x01\xff\x01more\xff\xf0x\n", &[line("x")]);
     }
@@ -302,7 +341,11 @@ mod tests {
         check(
             100,
             b"\xff\xfb\x18hi\xff\xfd\x01\n",
-            &[Item::Reply([IAC, DONT, 0x18]), Item::Reply([IAC, WONT, 1]), line("hi")],
+            &[
+                Item::Reply([IAC, DONT, 0x18]),
+                Item::Reply([IAC, WONT, 1]),
+                line("hi"),
+            ],
         );
     }
 
@@ -326,7 +369,11 @@ mod tests {
 
     #[test]
     fn telnet_bytes_do_not_count_towards_the_limit() {
-        check(2, b"a\xff\xfb\x01b\n", &[Item::Reply([IAC, DONT, 1]), line("ab")]);
+        check(
+            2,
+            b"a\xff\xfb\x01b\n",
+            &[Item::Reply([IAC, DONT, 1]), line("ab")],
+        );
     }
 
     #[test]

@@ -107,7 +107,10 @@ impl FromStr for ErrorCode {
     type Err = ();
 
     fn from_str(text: &str) -> Result<ErrorCode, ()> {
-        ErrorCode::ALL.into_iter().find(|code| code.as_str() == text).ok_or(())
+        ErrorCode::ALL
+            .into_iter()
+            .find(|code| code.as_str() == text)
+            .ok_or(())
     }
 }
 

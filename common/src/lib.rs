@@ -25,7 +25,7 @@ mod line;
 mod name;
 mod sanitize;
 
-pub use command::{Command, Input, parse_input};
+pub use command::{Command, CommandError, Input, Parsed, parse_input};
 pub use decode::{DEFAULT_MAX_LINE, Decoded, LineDecoder};
 pub use error::ErrorCode;
 pub use line::{

@@ -200,7 +200,10 @@ impl ServerLine {
         let line = line.strip_suffix('\n').unwrap_or(line);
         let line = line.strip_suffix('\r').unwrap_or(line);
         let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
-        let mut fields = Fields { rest, tag: tag_name(tag) };
+        let mut fields = Fields {
+            rest,
+            tag: tag_name(tag),
+        };
         let parsed = match tag {
             "HELLO" => {
                 fields.expect_literal(crate::PROTOCOL)?;
@@ -245,10 +248,27 @@ impl ServerLine {
 
 fn tag_name(tag: &str) -> &'static str {
     const TAGS: [&str; 17] = [
-        "HELLO", "WELCOME", "INFO", "OK", "ERR", "USER", "ROOMINFO", "REQUEST", "CANCELLED",
-        "DECLINED", "CHAT", "MSG", "ENDED", "JOINED", "PARTED", "ROOM", "BYE",
+        "HELLO",
+        "WELCOME",
+        "INFO",
+        "OK",
+        "ERR",
+        "USER",
+        "ROOMINFO",
+        "REQUEST",
+        "CANCELLED",
+        "DECLINED",
+        "CHAT",
+        "MSG",
+        "ENDED",
+        "JOINED",
+        "PARTED",
+        "ROOM",
+        "BYE",
     ];
-    TAGS.into_iter().find(|known| *known == tag).unwrap_or("server")
+    TAGS.into_iter()
+        .find(|known| *known == tag)
+        .unwrap_or("server")
 }
 
 fn parse_ok(fields: &mut Fields<'_>) -> Result<OkReply, LineParseError> {
@@ -297,11 +317,16 @@ impl Fields<'_> {
 
     fn parsed<T: FromStr>(&mut self) -> Result<T, LineParseError> {
         let word = self.word()?;
-        word.parse().map_err(|_| LineParseError::Malformed(self.tag))
+        word.parse()
+            .map_err(|_| LineParseError::Malformed(self.tag))
     }
 
     fn expect_literal(&mut self, literal: &str) -> Result<(), LineParseError> {
-        if *self.word()? == *literal { Ok(()) } else { Err(LineParseError::Malformed(self.tag)) }
+        if *self.word()? == *literal {
+            Ok(())
+        } else {
+            Err(LineParseError::Malformed(self.tag))
+        }
     }
 
     fn text(&mut self) -> Arc<str> {
@@ -352,7 +377,9 @@ impl fmt::Display for ServerLine {
                 with_text(f, text)
             }
             ServerLine::Joined(room, name) => write!(f, " {room} {name}"),
-            ServerLine::Parted(room, name, reason) => write!(f, " {room} {name} {}", reason.as_str()),
+            ServerLine::Parted(room, name, reason) => {
+                write!(f, " {room} {name} {}", reason.as_str())
+            }
             ServerLine::Room(room, from, text) => {
                 write!(f, " {room} {from}")?;
                 with_text(f, text)
@@ -362,7 +389,11 @@ impl fmt::Display for ServerLine {
 }
 
 fn with_text(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
-    if text.is_empty() { Ok(()) } else { write!(f, " {text}") }
+    if text.is_empty() {
+        Ok(())
+    } else {
+        write!(f, " {text}")
+    }
 }
 
 #[cfg(test)]
@@ -375,10 +406,16 @@ mod tests {
 
     fn every_line() -> Vec<(ServerLine, &'static str)> {
         vec![
-            (ServerLine::Hello(s("choose a name")), "HELLO chinwag/1 choose a name"),
+            (
+                ServerLine::Hello(s("choose a name")),
+                "HELLO chinwag/1 choose a name",
+            ),
             (ServerLine::Hello(s("")), "HELLO chinwag/1"),
             (ServerLine::Welcome(s("Bob")), "WELCOME Bob"),
-            (ServerLine::Info(s("  1  list users")), "INFO   1  list users"),
+            (
+                ServerLine::Info(s("  1  list users")),
+                "INFO   1  list users",
+            ),
             (ServerLine::Info(s("")), "INFO"),
             (ServerLine::Ok(OkReply::Help), "OK help"),
             (ServerLine::Ok(OkReply::List(3)), "OK list 3"),
@@ -386,34 +423,82 @@ mod tests {
             (ServerLine::Ok(OkReply::Accept(s("A"))), "OK accept A"),
             (ServerLine::Ok(OkReply::Decline(s("A"))), "OK decline A"),
             (ServerLine::Ok(OkReply::Cancel(s("A"))), "OK cancel A"),
-            (ServerLine::Ok(OkReply::LeaveChat(s("A"))), "OK leave chat A"),
-            (ServerLine::Ok(OkReply::LeaveRoom(s("r"))), "OK leave room r"),
+            (
+                ServerLine::Ok(OkReply::LeaveChat(s("A"))),
+                "OK leave chat A",
+            ),
+            (
+                ServerLine::Ok(OkReply::LeaveRoom(s("r"))),
+                "OK leave room r",
+            ),
             (ServerLine::Ok(OkReply::Join(s("r"), 2)), "OK join r 2"),
             (ServerLine::Ok(OkReply::Rooms(0)), "OK rooms 0"),
             (ServerLine::Ok(OkReply::Ping(None)), "OK ping -"),
             (ServerLine::Ok(OkReply::Ping(Some(s("x1")))), "OK ping x1"),
-            (ServerLine::Err(ErrorCode::Busy, s("later")), "ERR busy later"),
+            (
+                ServerLine::Err(ErrorCode::Busy, s("later")),
+                "ERR busy later",
+            ),
             (ServerLine::Err(ErrorCode::Usage, s("")), "ERR usage"),
-            (ServerLine::User(s("A"), UserState::Available), "USER A available -"),
-            (ServerLine::User(s("A"), UserState::Chatting(s("B"))), "USER A chatting B"),
-            (ServerLine::User(s("A"), UserState::Room(s("r"))), "USER A room r"),
+            (
+                ServerLine::User(s("A"), UserState::Available),
+                "USER A available -",
+            ),
+            (
+                ServerLine::User(s("A"), UserState::Chatting(s("B"))),
+                "USER A chatting B",
+            ),
+            (
+                ServerLine::User(s("A"), UserState::Room(s("r"))),
+                "USER A room r",
+            ),
             (ServerLine::RoomInfo(s("lobby"), 5), "ROOMINFO lobby 5"),
             (ServerLine::Request(s("B")), "REQUEST B"),
-            (ServerLine::Cancelled(s("B"), CancelReason::Cancelled), "CANCELLED B cancelled"),
-            (ServerLine::Cancelled(s("B"), CancelReason::Busy), "CANCELLED B busy"),
-            (ServerLine::Cancelled(s("B"), CancelReason::Disconnected), "CANCELLED B disconnected"),
-            (ServerLine::Declined(s("B"), DeclineReason::Declined), "DECLINED B declined"),
-            (ServerLine::Declined(s("B"), DeclineReason::Busy), "DECLINED B busy"),
-            (ServerLine::Declined(s("B"), DeclineReason::Disconnected), "DECLINED B disconnected"),
+            (
+                ServerLine::Cancelled(s("B"), CancelReason::Cancelled),
+                "CANCELLED B cancelled",
+            ),
+            (
+                ServerLine::Cancelled(s("B"), CancelReason::Busy),
+                "CANCELLED B busy",
+            ),
+            (
+                ServerLine::Cancelled(s("B"), CancelReason::Disconnected),
+                "CANCELLED B disconnected",
+            ),
+            (
+                ServerLine::Declined(s("B"), DeclineReason::Declined),
+                "DECLINED B declined",
+            ),
+            (
+                ServerLine::Declined(s("B"), DeclineReason::Busy),
+                "DECLINED B busy",
+            ),
+            (
+                ServerLine::Declined(s("B"), DeclineReason::Disconnected),
+                "DECLINED B disconnected",
+            ),
             (ServerLine::Chat(s("B")), "CHAT B"),
             (ServerLine::Msg(s("B"), s("hi  there ")), "MSG B hi  there "),
             (ServerLine::Msg(s("B"), s(" lead")), "MSG B  lead"),
             (ServerLine::Ended(s("B"), EndReason::Left), "ENDED B left"),
-            (ServerLine::Ended(s("B"), EndReason::Disconnected), "ENDED B disconnected"),
+            (
+                ServerLine::Ended(s("B"), EndReason::Disconnected),
+                "ENDED B disconnected",
+            ),
             (ServerLine::Joined(s("r"), s("B")), "JOINED r B"),
-            (ServerLine::Parted(s("r"), s("B"), PartReason::Left), "PARTED r B left"),
-            (ServerLine::Parted(s("r"), s("B"), PartReason::Disconnected), "PARTED r B disconnected"),
-            (ServerLine::Room(s("r"), s("B"), s("hello all")), "ROOM r B hello all"),
+            (
+                ServerLine::Parted(s("r"), s("B"), PartReason::Left),
+                "PARTED r B left",
+            ),
+            (
+                ServerLine::Parted(s("r"), s("B"), PartReason::Disconnected),
+                "PARTED r B disconnected",
+            ),
+            (
+                ServerLine::Room(s("r"), s("B"), s("hello all")),
+                "ROOM r B hello all",
+            ),
             (ServerLine::Bye(s("")), "BYE"),
             (ServerLine::Bye(s("see you")), "BYE see you"),
         ]
@@ -437,7 +522,10 @@ mod tests {
         let cases = [
             ("NOPE x", LineParseError::UnknownTag("NOPE".into())),
             ("", LineParseError::UnknownTag("".into())),
-            ("hello chinwag/1", LineParseError::UnknownTag("hello".into())),
+            (
+                "hello chinwag/1",
+                LineParseError::UnknownTag("hello".into()),
+            ),
             ("HELLO chinwag/2", LineParseError::Malformed("HELLO")),
             ("WELCOME", LineParseError::Malformed("WELCOME")),
             ("OK", LineParseError::Malformed("OK")),
@@ -471,7 +559,10 @@ mod tests {
     #[test]
     fn error_lines_carry_the_default_prose() {
         let line = ServerLine::error(ErrorCode::NameTaken);
-        assert!(line.to_string().starts_with("ERR name-taken that name is in use"));
+        assert!(
+            line.to_string()
+                .starts_with("ERR name-taken that name is in use")
+        );
     }
 
     #[test]
@@ -502,7 +593,8 @@ mod tests {
                 (word(), word()).prop_map(|(a, b)| ServerLine::User(a, UserState::Chatting(b))),
                 prop::option::of(word()).prop_map(|t| ServerLine::Ok(OkReply::Ping(t))),
                 (word(), any::<usize>()).prop_map(|(r, n)| ServerLine::Ok(OkReply::Join(r, n))),
-                (0..ErrorCode::ALL.len(), text()).prop_map(|(i, t)| ServerLine::Err(ErrorCode::ALL[i], t)),
+                (0..ErrorCode::ALL.len(), text())
+                    .prop_map(|(i, t)| ServerLine::Err(ErrorCode::ALL[i], t)),
             ]
         }
 

@@ -47,7 +47,10 @@ impl Name {
         let Some(&first) = bytes.first() else {
             return Err(NameError::Empty);
         };
-        if !bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        if !bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
             return Err(NameError::BadChar);
         }
         if bytes.len() > MAX_NAME_LEN {
@@ -58,7 +61,11 @@ impl Name {
         }
         let folded = fold(text);
         let shown: Arc<str> = Arc::from(text);
-        let folded = if folded == text { shown.clone() } else { Arc::from(folded) };
+        let folded = if folded == text {
+            shown.clone()
+        } else {
+            Arc::from(folded)
+        };
         Ok(Name { shown, folded })
     }
 

@@ -21,7 +21,11 @@ pub fn sanitize(text: &str) -> Cow<'_, str> {
     if !text.as_bytes().iter().any(suspicious) || !text.chars().any(is_forbidden) {
         return Cow::Borrowed(text);
     }
-    Cow::Owned(text.chars().map(|c| if is_forbidden(c) { '\u{fffd}' } else { c }).collect())
+    Cow::Owned(
+        text.chars()
+            .map(|c| if is_forbidden(c) { '\u{fffd}' } else { c })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -30,7 +34,10 @@ mod tests {
 
     #[test]
     fn clean_text_is_borrowed() {
-        assert!(matches!(sanitize("hello\tworld é → 日本"), Cow::Borrowed(_)));
+        assert!(matches!(
+            sanitize("hello\tworld é → 日本"),
+            Cow::Borrowed(_)
+        ));
         assert!(matches!(sanitize("\u{a0}non-breaking"), Cow::Borrowed(_)));
         assert!(matches!(sanitize("\u{2014} dash"), Cow::Borrowed(_)));
     }
@@ -48,7 +55,10 @@ mod tests {
             ("\u{202a}\u{202e}", "\u{fffd}\u{fffd}"),
             ("\u{2066}x\u{2069}", "\u{fffd}x\u{fffd}"),
             ("tab\tkept", "tab\tkept"),
-            ("\u{2027}\u{202f}\u{2065}\u{206a}", "\u{2027}\u{202f}\u{2065}\u{206a}"),
+            (
+                "\u{2027}\u{202f}\u{2065}\u{206a}",
+                "\u{2027}\u{202f}\u{2065}\u{206a}",
+            ),
             ("\u{a0}\u{9f}", "\u{a0}\u{fffd}"),
         ];
         for (input, expected) in cases {

@@ -1,0 +1,2 @@
+//! `chinwag-bench`: load generator for chinwagd (stub).
+fn main() {}

@@ -1,0 +1,2 @@
+//! `chinwag`: the terminal client (stub until the client issue lands).
+fn main() {}

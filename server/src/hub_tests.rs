@@ -1,0 +1,483 @@
+//! Scripted multi-user transcripts through the hub's single entry point: no
+//! sockets, no threads. Each step returns every line produced, as
+//! `<recipient> <LINE>`, replies first, then events in order.
+
+use super::*;
+use common::parse_input;
+
+struct Script {
+    hub: Hub<ConnId>,
+}
+
+impl Script {
+    fn new() -> Script {
+        Script {
+            hub: Hub::default(),
+        }
+    }
+
+    /// Connects `id` and names it `name` (asserting the welcome).
+    fn user(&mut self, id: ConnId, name: &str) {
+        self.hub.connect(id, id);
+        let lines = self.send(id, name);
+        assert_eq!(lines[0], format!("me WELCOME {name}"), "{lines:#?}");
+    }
+
+    fn send(&mut self, id: ConnId, line: &str) -> Vec<String> {
+        let mut out = Outcome::default();
+        self.hub.handle(id, parse_input(line), &mut out);
+        render(out)
+    }
+
+    fn drop_conn(&mut self, id: ConnId) -> Vec<String> {
+        let mut out = Outcome::default();
+        self.hub.disconnect(id, &mut out);
+        render(out)
+    }
+
+    /// Sends and returns only the lines that are not INFO prose.
+    fn check(&mut self, id: ConnId, line: &str, expected: &[&str]) {
+        let lines: Vec<String> = self
+            .send(id, line)
+            .into_iter()
+            .filter(|l| !l.contains(" INFO"))
+            .collect();
+        let lines: Vec<String> = lines.into_iter().map(strip_prose).collect();
+        assert_eq!(lines, expected, "after {id} sent {line:?}");
+    }
+}
+
+/// Cuts the human prose off ERR and BYE lines, which tests must not pin.
+fn strip_prose(line: String) -> String {
+    let mut words = line.splitn(4, ' ');
+    let (id, tag, code) = (words.next(), words.next(), words.next());
+    match (id, tag, code) {
+        (Some(id), Some("ERR"), Some(code)) => format!("{id} ERR {code}"),
+        (Some(id), Some("BYE"), _) => format!("{id} BYE"),
+        _ => line,
+    }
+}
+
+fn render(out: Outcome<ConnId>) -> Vec<String> {
+    let mut lines = Vec::new();
+    let reply_to = "me";
+    for line in &out.reply {
+        lines.push(format!("{reply_to} {line}"));
+    }
+    for (targets, line) in &out.events {
+        match targets {
+            Targets::One(id) => lines.push(format!("{id} {line}")),
+            Targets::Many(ids) => {
+                for id in ids {
+                    lines.push(format!("{id} {line}"));
+                }
+            }
+        }
+    }
+    if out.close {
+        lines.push("me <close>".to_owned());
+    }
+    lines
+}
+
+#[test]
+fn naming_rejects_taken_and_invalid_names_and_allows_retry() {
+    let mut s = Script::new();
+    s.user(1, "Alice");
+    s.hub.connect(2, 2);
+    s.check(2, "alice", &["me ERR name-taken"]);
+    s.check(2, "ALICE", &["me ERR name-taken"]);
+    s.check(2, "-", &["me ERR name-invalid"]);
+    s.check(2, " bob", &["me ERR name-invalid"]);
+    s.check(2, "/list", &["me ERR name-invalid"]);
+    s.check(2, "/list extra", &["me ERR name-invalid"]);
+    s.check(2, "//bob", &["me ERR name-invalid"]);
+    s.check(2, "/nope", &["me ERR name-invalid"]);
+    s.check(2, "/help me", &["me ERR usage"]);
+    s.check(2, "/help", &["me OK help"]);
+    s.check(2, "", &[]);
+    s.check(2, "3", &["me WELCOME 3"]);
+    assert_eq!(s.hub.n_users(), 2);
+}
+
+#[test]
+fn exit_works_while_naming_and_after() {
+    let mut s = Script::new();
+    s.hub.connect(1, 1);
+    s.check(1, "/quit now", &["me BYE", "me <close>"]);
+    s.user(2, "bob");
+    s.check(2, "3", &["me BYE", "me <close>"]);
+}
+
+#[test]
+fn the_lab_session() {
+    let mut s = Script::new();
+    s.user(1, "A");
+    s.user(2, "B");
+    s.check(2, "2 A", &["me OK chat A", "1 REQUEST B"]);
+    s.check(1, "yes", &["me CHAT B", "me OK accept B", "2 CHAT A"]);
+    s.check(2, "hello A", &["1 MSG B hello A"]);
+    s.check(1, "hi B", &["2 MSG A hi B"]);
+    s.user(3, "C");
+    s.user(4, "D");
+    s.user(5, "E");
+    s.check(
+        3,
+        "1",
+        &[
+            "me USER A chatting B",
+            "me USER B chatting A",
+            "me USER C available -",
+            "me USER D available -",
+            "me USER E available -",
+            "me OK list 5",
+        ],
+    );
+    s.check(3, "/chat E", &["me OK chat E", "5 REQUEST C"]);
+    s.check(5, "no", &["me OK decline C", "3 DECLINED E declined"]);
+    s.check(3, "2 d", &["me OK chat D", "4 REQUEST C"]);
+    s.check(4, "Y", &["me CHAT C", "me OK accept C", "3 CHAT D"]);
+    s.check(3, "1", &["4 MSG C 1"]);
+    s.check(4, "yes indeed", &["3 MSG D yes indeed"]);
+    s.check(
+        5,
+        "/LIST",
+        &[
+            "me USER A chatting B",
+            "me USER B chatting A",
+            "me USER C chatting D",
+            "me USER D chatting C",
+            "me USER E available -",
+            "me OK list 5",
+        ],
+    );
+    s.check(1, "/leave", &["me OK leave chat B", "2 ENDED A left"]);
+    s.check(3, "/leave", &["me OK leave chat D", "4 ENDED C left"]);
+    s.check(5, "3", &["me BYE", "me <close>"]);
+    assert_eq!(s.drop_conn(5), Vec::<String>::new());
+    assert_eq!(s.hub.n_users(), 4);
+}
+
+#[test]
+fn mutual_requests_start_the_chat_at_once() {
+    let mut s = Script::new();
+    s.user(1, "a");
+    s.user(2, "b");
+    s.check(1, "/chat b", &["me OK chat b", "2 REQUEST a"]);
+    s.check(2, "/chat A", &["me CHAT a", "me OK chat a", "1 CHAT b"]);
+    s.check(
+        1,
+        "/list",
+        &[
+            "me USER a chatting b",
+            "me USER b chatting a",
+            "me OK list 2",
+        ],
+    );
+}
+
+#[test]
+fn a_new_request_replaces_the_old_one() {
+    let mut s = Script::new();
+    s.user(1, "a");
+    s.user(2, "b");
+    s.user(3, "c");
+    s.check(1, "/chat b", &["me OK chat b", "2 REQUEST a"]);
+    s.check(1, "/chat b", &["me OK chat b", "2 REQUEST a"]);
+    s.check(
+        1,
+        "/chat c",
+        &["me OK chat c", "2 CANCELLED a cancelled", "3 REQUEST a"],
+    );
+    s.check(2, "/accept", &["me ERR no-request"]);
+    s.check(2, "/accept a", &["me ERR no-request"]);
+    s.check(1, "/cancel", &["me OK cancel c", "3 CANCELLED a cancelled"]);
+    s.check(1, "/cancel", &["me ERR no-request"]);
+    s.check(3, "/decline", &["me ERR no-request"]);
+}
+
+#[test]
+fn accept_and_decline_pick_the_only_request_or_need_a_name() {
+    let mut s = Script::new();
+    s.user(1, "a");
+    s.user(2, "b");
+    s.user(3, "c");
+    s.check(2, "/chat a", &["me OK chat a", "1 REQUEST b"]);
+    s.check(3, "/chat a", &["me OK chat a", "1 REQUEST c"]);
+    s.check(1, "/accept", &["me ERR usage"]);
+    s.check(1, "no", &["me ERR usage"]);
+    s.check(1, "/accept zed", &["me ERR no-such-user"]);
+    s.check(1, "/accept a", &["me ERR self"]);
+    s.check(1, "n b", &["me OK decline b", "2 DECLINED a declined"]);
+    s.check(1, "/accept", &["me CHAT c", "me OK accept c", "3 CHAT a"]);
+}
+
+#[test]
+fn becoming_busy_resolves_every_other_request() {
+    let mut s = Script::new();
+    for (id, name) in [(1, "a"), (2, "b"), (3, "c"), (4, "d"), (5, "e")] {
+        s.user(id, name);
+    }
+    // c and d ask a; a asks e; b asks a too; e asks b.
+    s.check(3, "/chat a", &["me OK chat a", "1 REQUEST c"]);
+    s.check(4, "/chat a", &["me OK chat a", "1 REQUEST d"]);
+    s.check(1, "/chat e", &["me OK chat e", "5 REQUEST a"]);
+    s.check(2, "/chat a", &["me OK chat a", "1 REQUEST b"]);
+    s.check(5, "/chat b", &["me OK chat b", "2 REQUEST e"]);
+    // a accepts b: c and d are declined (busy), e's request from a is
+    // cancelled (busy), and b's request to... b had no other outgoing; e's
+    // request to b is declined (busy).
+    s.check(
+        1,
+        "/accept b",
+        &[
+            "me CHAT b",
+            "me OK accept b",
+            "3 DECLINED a busy",
+            "4 DECLINED a busy",
+            "5 CANCELLED a busy",
+            "5 DECLINED b busy",
+            "2 CHAT a",
+        ],
+    );
+    s.check(3, "/chat a", &["me ERR busy"]);
+    s.check(5, "/cancel", &["me ERR no-request"]);
+    s.check(3, "/cancel", &["me ERR no-request"]);
+}
+
+#[test]
+fn state_rules_for_busy_users() {
+    let mut s = Script::new();
+    s.user(1, "a");
+    s.user(2, "b");
+    s.user(3, "c");
+    s.check(1, "/leave", &["me ERR not-in-chat"]);
+    s.check(1, "hello?", &["me ERR not-in-chat"]);
+    s.check(1, "/chat a", &["me ERR self"]);
+    s.check(1, "/chat no_one", &["me ERR no-such-user"]);
+    s.check(1, "/chat bad!name", &["me ERR no-such-user"]);
+    s.check(1, "/chat b", &["me OK chat b", "2 REQUEST a"]);
+    s.check(2, "y", &["me CHAT a", "me OK accept a", "1 CHAT b"]);
+    for line in ["/chat c", "/accept", "/accept c", "/join r"] {
+        s.check(1, line, &["me ERR not-available"]);
+    }
+    for line in ["/decline", "/decline c", "/cancel"] {
+        s.check(1, line, &["me ERR no-request"]);
+    }
+    s.check(3, "/chat a", &["me ERR busy"]);
+    // Aliases are messages in a chat; // escapes a slash.
+    s.check(1, "yes", &["2 MSG a yes"]);
+    s.check(1, "3", &["2 MSG a 3"]);
+    s.check(1, "//help", &["2 MSG a /help"]);
+    s.check(1, "", &[]);
+    s.check(1, "/ping", &["me OK ping -"]);
+    s.check(1, "/ping t1", &["me OK ping t1"]);
+    s.check(1, "/bogus", &["me ERR unknown-command"]);
+    s.check(1, "/list x", &["me ERR usage"]);
+}
+
+#[test]
+fn disconnect_tells_everyone_involved_and_frees_the_name() {
+    let mut s = Script::new();
+    for (id, name) in [(1, "a"), (2, "b"), (3, "c"), (4, "d")] {
+        s.user(id, name);
+    }
+    s.check(3, "/chat a", &["me OK chat a", "1 REQUEST c"]);
+    s.check(1, "/chat d", &["me OK chat d", "4 REQUEST a"]);
+    assert_eq!(
+        s.drop_conn(1),
+        ["3 DECLINED a disconnected", "4 CANCELLED a disconnected"]
+    );
+    s.check(3, "/chat b", &["me OK chat b", "2 REQUEST c"]);
+    s.check(2, "yes", &["me CHAT c", "me OK accept c", "3 CHAT b"]);
+    assert_eq!(s.drop_conn(2), ["3 ENDED b disconnected"]);
+    s.check(
+        3,
+        "/list",
+        &[
+            "me USER c available -",
+            "me USER d available -",
+            "me OK list 2",
+        ],
+    );
+    s.user(5, "A");
+    s.user(6, "B");
+    assert_eq!(s.drop_conn(99), Vec::<String>::new());
+}
+
+#[test]
+fn rooms_join_talk_leave_and_vanish_when_empty() {
+    let mut s = Script::new();
+    for (id, name) in [(1, "a"), (2, "b"), (3, "c")] {
+        s.user(id, name);
+    }
+    s.check(1, "/join Lobby", &["me OK join Lobby 1"]);
+    s.check(
+        2,
+        "/join lobby",
+        &["me OK join Lobby 2", "1 JOINED Lobby b"],
+    );
+    s.check(1, "hi all", &["2 ROOM Lobby a hi all"]);
+    s.check(3, "/rooms", &["me ROOMINFO Lobby 2", "me OK rooms 1"]);
+    s.check(3, "/join", &["me ERR usage"]);
+    s.check(3, "/join -x", &["me ERR name-invalid"]);
+    s.check(3, "/chat a", &["me ERR busy"]);
+    s.check(
+        3,
+        "/join LOBBY",
+        &["me OK join Lobby 3", "1 JOINED Lobby c", "2 JOINED Lobby c"],
+    );
+    s.check(
+        3,
+        "/list",
+        &[
+            "me USER a room Lobby",
+            "me USER b room Lobby",
+            "me USER c room Lobby",
+            "me OK list 3",
+        ],
+    );
+    s.check(2, "1", &["1 ROOM Lobby b 1", "3 ROOM Lobby b 1"]);
+    s.check(2, "/join other", &["me ERR not-available"]);
+    s.check(
+        2,
+        "/leave",
+        &[
+            "me OK leave room Lobby",
+            "1 PARTED Lobby b left",
+            "3 PARTED Lobby b left",
+        ],
+    );
+    assert_eq!(s.drop_conn(3), ["1 PARTED Lobby c disconnected"]);
+    s.check(1, "alone", &[]);
+    s.check(1, "/leave", &["me OK leave room Lobby"]);
+    s.check(1, "/rooms", &["me OK rooms 0"]);
+    s.check(2, "/join lobby", &["me OK join lobby 1"]);
+}
+
+#[test]
+fn joining_a_room_resolves_requests() {
+    let mut s = Script::new();
+    s.user(1, "a");
+    s.user(2, "b");
+    s.user(3, "c");
+    s.check(2, "/chat a", &["me OK chat a", "1 REQUEST b"]);
+    s.check(1, "/chat c", &["me OK chat c", "3 REQUEST a"]);
+    s.check(
+        1,
+        "/join r",
+        &["me OK join r 1", "2 DECLINED a busy", "3 CANCELLED a busy"],
+    );
+}
+
+#[test]
+fn lines_from_unknown_connections_are_ignored() {
+    let mut s = Script::new();
+    assert_eq!(s.send(42, "/list"), Vec::<String>::new());
+    assert_eq!(s.hub.n_rooms(), 0);
+}
+
+mod properties {
+    //! Random sequences of events across a few users; after every step the
+    //! hub's invariants must hold.
+    use super::*;
+    use proptest::prelude::*;
+
+    const LINES: &[&str] = &[
+        "u0",
+        "u1",
+        "u2",
+        "U3",
+        "/chat u0",
+        "/chat u1",
+        "/chat u2",
+        "/chat u3",
+        "yes",
+        "no",
+        "/accept u1",
+        "/decline u0",
+        "/cancel",
+        "/leave",
+        "/join r",
+        "/join R2",
+        "hello",
+        "/list",
+        "/rooms",
+        "3",
+        "1",
+        "2 u2",
+    ];
+
+    fn check_invariants(hub: &Hub<ConnId>) {
+        // Names are unique under folding and point at named connections.
+        for (folded, id) in &hub.names {
+            let conn = &hub.conns[id];
+            assert_eq!(conn.name.as_ref().map(|n| n.folded()), Some(&**folded));
+        }
+        for (id, conn) in &hub.conns {
+            match &conn.state {
+                State::Naming => assert!(conn.name.is_none()),
+                State::Available => {}
+                State::Chatting(partner) => {
+                    assert_eq!(
+                        hub.conns[partner].state,
+                        State::Chatting(*id),
+                        "asymmetric chat"
+                    );
+                }
+                State::InRoom(room) => assert!(hub.rooms[room].members.contains(id)),
+            }
+            if let Some(target) = conn.outgoing {
+                assert!(hub.conns[&target].incoming.contains(id));
+                assert_eq!(conn.state, State::Available);
+                assert_eq!(hub.conns[&target].state, State::Available);
+            }
+            for requester in &conn.incoming {
+                assert_eq!(hub.conns[requester].outgoing, Some(*id));
+            }
+        }
+        for room in hub.rooms.values() {
+            assert!(!room.members.is_empty(), "empty room kept");
+            for member in &room.members {
+                assert!(hub.conns.contains_key(member), "ghost member");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn invariants_hold_after_every_step(
+            steps in proptest::collection::vec((0u64..5, 0usize..LINES.len() + 2), 1..120)
+        ) {
+            let mut hub: Hub<ConnId> = Hub::default();
+            let mut live = std::collections::BTreeSet::new();
+            for (id, action) in steps {
+                let mut out = Outcome::default();
+                if !live.contains(&id) {
+                    hub.connect(id, id);
+                    live.insert(id);
+                }
+                if action >= LINES.len() {
+                    hub.disconnect(id, &mut out);
+                    live.remove(&id);
+                } else {
+                    hub.handle(id, parse_input(LINES[action]), &mut out);
+                    if out.close {
+                        hub.disconnect(id, &mut out);
+                        live.remove(&id);
+                    }
+                }
+                for (targets, _) in &out.events {
+                    let ids = match targets {
+                        Targets::One(id) => vec![*id],
+                        Targets::Many(ids) => ids.clone(),
+                    };
+                    for target in ids {
+                        prop_assert!(live.contains(&target), "event to departed {target}");
+                    }
+                }
+                check_invariants(&hub);
+            }
+        }
+    }
+}

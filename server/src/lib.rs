@@ -1,0 +1,18 @@
+//! `chinwagd`, the chinwag chat server: blocking I/O, one OS thread per
+//! connection, one mutex around the chat state, one bounded outbound queue
+//! per connection. See ARCHITECTURE.md for the map and the invariants.
+//!
+//! Tests and tools start a server in-process with [`Server::start`] on a
+//! listener bound to `127.0.0.1:0`; the binary goes through [`cli::run_from`].
+#![warn(missing_docs)]
+
+pub mod cli;
+mod connection;
+mod flood;
+mod hub;
+pub mod limits;
+mod outbox;
+mod server;
+mod threads;
+
+pub use server::{Config, Server};

@@ -1,0 +1,336 @@
+//! One connection's outbound side: a bounded queue (items and bytes), and
+//! the rule for who writes to the socket. Whoever queues a line flushes it
+//! with non-blocking sends; only when the socket is full does a writer
+//! thread start, and it ends once the backlog is written. So an idle or
+//! keeping-up connection costs one thread, not two (see ARCHITECTURE.md).
+//!
+//! Full-queue policy, decided here only: a connection whose queue passes
+//! `--send-queue` items or `--send-queue-bytes` bytes, or whose socket takes
+//! nothing for `--write-timeout`, is the one that cannot keep up. Its queue
+//! is dropped, it gets a best-effort `BYE`, and its socket is shut down,
+//! which wakes its own connection thread to do the disconnect. Senders
+//! never block and never wait.
+
+use std::io::{self, Write as _};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread;
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+use socket2::SockRef;
+
+use crate::hub::ConnId;
+use crate::threads::ThreadBudget;
+
+/// Coalesce at most this much queued output into one write call.
+const BATCH_BYTES: usize = 64 * 1024;
+/// A writer's buffer larger than this is freed once drained, so a big
+/// `/list` reply does not stay reserved by an idle connection.
+const KEEP_BUFFER_BYTES: usize = 4 * 1024;
+const WRITER_STACK_BYTES: usize = 128 * 1024;
+
+/// One queued unit: an event, or one command's whole reply.
+#[derive(Debug)]
+pub(crate) enum Item {
+    /// Bytes for this connection only.
+    Owned(Vec<u8>),
+    /// Bytes shared by several recipients (a room message): one allocation.
+    Shared(Arc<[u8]>),
+}
+
+impl Item {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Item::Owned(bytes) => bytes,
+            Item::Shared(bytes) => bytes,
+        }
+    }
+}
+
+/// Limits of one outbox.
+#[derive(Debug, Clone)]
+pub(crate) struct QueueLimits {
+    pub(crate) max_items: usize,
+    pub(crate) max_bytes: usize,
+}
+
+/// State owned by whoever currently writes (the writer mutex is the token).
+#[derive(Debug, Default)]
+struct Writer {
+    /// Bytes taken off the queue and not yet fully written.
+    buffer: Vec<u8>,
+    /// How much of `buffer` has been written.
+    written: usize,
+    /// A writer thread exists for this connection.
+    thread_active: bool,
+}
+
+/// Why a blocking drain stopped.
+enum Drain {
+    /// Everything queued has been written.
+    Empty,
+    /// The socket is full (non-blocking mode only).
+    Blocked,
+}
+
+/// A connection's outbound queue and socket. Shared by every thread that
+/// sends to this connection.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    id: ConnId,
+    stream: Arc<TcpStream>,
+    tx: Sender<Item>,
+    rx: Receiver<Item>,
+    limits: QueueLimits,
+    n_items: AtomicUsize,
+    n_bytes: AtomicUsize,
+    /// No more items are accepted (closing, shutting down, or dead).
+    sealed: AtomicBool,
+    /// The connection has been cut; set once.
+    dead: AtomicBool,
+    /// Some thread will flush soon; saves redundant flushes in a batch.
+    scheduled: AtomicBool,
+    writer: Mutex<Writer>,
+    budget: Arc<ThreadBudget>,
+}
+
+impl Outbox {
+    pub(crate) fn new(
+        id: ConnId,
+        stream: Arc<TcpStream>,
+        limits: QueueLimits,
+        budget: Arc<ThreadBudget>,
+    ) -> Outbox {
+        // The list-flavoured channel allocates as items arrive; the bound is
+        // enforced in `push`. crossbeam's bounded channel would reserve every
+        // slot up front (about 40 KiB at 1024 items) for each idle user.
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Outbox {
+            id,
+            stream,
+            tx,
+            rx,
+            limits,
+            n_items: AtomicUsize::new(0),
+            n_bytes: AtomicUsize::new(0),
+            sealed: AtomicBool::new(false),
+            dead: AtomicBool::new(false),
+            scheduled: AtomicBool::new(false),
+            writer: Mutex::new(Writer::default()),
+            budget,
+        }
+    }
+
+    pub(crate) fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
+    }
+
+    /// Queues `item`. Returns true when the caller should call [`flush`]
+    /// later (it is the first to queue since the last flush). Never blocks.
+    ///
+    /// [`flush`]: Outbox::flush
+    pub(crate) fn push(&self, item: Item) -> bool {
+        if self.sealed.load(Ordering::Acquire) {
+            return false;
+        }
+        self.enqueue(item)
+    }
+
+    /// Queues a last item even after sealing (the shutdown `BYE`), then seals.
+    pub(crate) fn push_final(&self, item: Item) -> bool {
+        let queued = !self.dead.load(Ordering::Acquire) && self.enqueue(item);
+        self.seal();
+        queued
+    }
+
+    /// Stops accepting items; what is queued is still written.
+    pub(crate) fn seal(&self) {
+        self.sealed.store(true, Ordering::Release);
+    }
+
+    fn enqueue(&self, item: Item) -> bool {
+        let len = item.bytes().len();
+        let n_bytes = self.n_bytes.fetch_add(len, Ordering::AcqRel) + len;
+        let n_items = self.n_items.fetch_add(1, Ordering::AcqRel) + 1;
+        if n_bytes > self.limits.max_bytes || n_items > self.limits.max_items {
+            self.cut(Some("send queue full"));
+            return false;
+        }
+        if self.tx.send(item).is_err() {
+            return false;
+        }
+        !self.scheduled.swap(true, Ordering::AcqRel)
+    }
+
+    /// Writes what is queued without blocking. If the socket is full, starts
+    /// a writer thread for the backlog (or cuts the connection if no thread
+    /// can be had).
+    pub(crate) fn flush(self: &Arc<Self>) {
+        self.scheduled.store(false, Ordering::Release);
+        loop {
+            // Whoever holds the writer lock re-checks the queue after
+            // releasing it, so an item queued meanwhile is never stranded.
+            let Some(mut writer) = self.writer.try_lock() else {
+                return;
+            };
+            if writer.thread_active {
+                return;
+            }
+            match self.drain(&mut writer, false) {
+                Ok(Drain::Empty) => {}
+                Ok(Drain::Blocked) => {
+                    self.start_writer_thread(&mut writer);
+                    return;
+                }
+                Err(error) => {
+                    drop(writer);
+                    self.fail(&error);
+                    return;
+                }
+            }
+            drop(writer);
+            if self.rx.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// Writes everything queued, blocking (each write bounded by the
+    /// socket's write timeout). Used by the connection's own thread before
+    /// it closes, so a `BYE` reaches the client.
+    pub(crate) fn flush_blocking(&self) {
+        let mut writer = self.writer.lock();
+        if let Err(error) = self.drain(&mut writer, true) {
+            drop(writer);
+            self.fail(&error);
+        }
+    }
+
+    /// Cuts the connection because it cannot keep up (or its socket broke):
+    /// drops the queue, sends `BYE` if it can without blocking, and shuts
+    /// the socket down so the connection thread disconnects it.
+    pub(crate) fn cut(&self, why: Option<&str>) {
+        if self.dead.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.seal();
+        if let Some(why) = why {
+            tracing::warn!(conn = self.id, reason = why, "disconnecting slow client");
+        }
+        while self.rx.try_recv().is_ok() {}
+        if let (Some(why), Some(writer)) = (why, self.writer.try_lock()) {
+            let unwritten = &writer.buffer[writer.written..];
+            // A line cut in the middle gets its own end first, so BYE
+            // arrives as a line of its own.
+            let cut_line = !unwritten.is_empty()
+                && writer.written > 0
+                && writer.buffer[writer.written - 1] != b'\n';
+            let bye = format!("{}BYE {why}\r\n", if cut_line { "\r\n" } else { "" });
+            let _ = send_nonblocking(&self.stream, bye.as_bytes());
+        }
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    fn fail(&self, error: &io::Error) {
+        tracing::debug!(conn = self.id, %error, "write failed");
+        match error.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                self.cut(Some("write timeout: the client stopped reading"))
+            }
+            _ => self.cut(None),
+        }
+    }
+
+    /// Writes the writer's buffer and then the queue, until the queue is
+    /// empty, the socket is full (`blocking` false) or an error.
+    fn drain(&self, writer: &mut Writer, blocking: bool) -> io::Result<Drain> {
+        loop {
+            while writer.written < writer.buffer.len() {
+                if self.is_dead() {
+                    return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+                }
+                let unwritten = &writer.buffer[writer.written..];
+                let result = if blocking {
+                    (&*self.stream).write(unwritten)
+                } else {
+                    send_nonblocking(&self.stream, unwritten)
+                };
+                match result {
+                    Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+                    Ok(n) => writer.written += n,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) if !blocking && error.kind() == io::ErrorKind::WouldBlock => {
+                        return Ok(Drain::Blocked);
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            writer.buffer.clear();
+            writer.written = 0;
+            if !self.refill(&mut writer.buffer) {
+                if writer.buffer.capacity() > KEEP_BUFFER_BYTES {
+                    writer.buffer = Vec::new();
+                }
+                return Ok(Drain::Empty);
+            }
+        }
+    }
+
+    /// Moves queued items into `buffer`, up to about [`BATCH_BYTES`].
+    fn refill(&self, buffer: &mut Vec<u8>) -> bool {
+        while buffer.len() < BATCH_BYTES {
+            let Ok(item) = self.rx.try_recv() else { break };
+            let bytes = item.bytes();
+            self.n_bytes.fetch_sub(bytes.len(), Ordering::AcqRel);
+            self.n_items.fetch_sub(1, Ordering::AcqRel);
+            buffer.extend_from_slice(bytes);
+        }
+        !buffer.is_empty()
+    }
+
+    fn start_writer_thread(self: &Arc<Self>, writer: &mut Writer) {
+        let Some(permit) = self.budget.try_acquire() else {
+            return self.cut(Some("no writer thread available for a backlogged client"));
+        };
+        let outbox = Arc::clone(self);
+        let spawned = thread::Builder::new()
+            .name(format!("writer-{}", self.id))
+            .stack_size(WRITER_STACK_BYTES)
+            .spawn(move || {
+                let _permit = permit;
+                outbox.write_backlog();
+            });
+        match spawned {
+            Ok(_) => writer.thread_active = true,
+            Err(error) => {
+                tracing::warn!(conn = self.id, %error, "cannot start a writer thread");
+                self.cut(Some("no writer thread available for a backlogged client"));
+            }
+        }
+    }
+
+    /// The writer thread: blocking writes until the backlog is gone.
+    fn write_backlog(self: Arc<Self>) {
+        let mut writer = self.writer.lock();
+        let result = self.drain(&mut writer, true);
+        writer.thread_active = false;
+        drop(writer);
+        match result {
+            Ok(_) => self.flush(),
+            Err(error) => self.fail(&error),
+        }
+    }
+}
+
+/// One `send` that never blocks, whatever the socket's mode: the reader
+/// thread blocks in `read` on the same socket, so the socket itself stays
+/// blocking and each send says `MSG_DONTWAIT`.
+fn send_nonblocking(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    SockRef::from(stream).send_with_flags(bytes, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+}

@@ -1,0 +1,1 @@
+//! Integration tests: the real `chinwagd` binary over loopback TCP.
