@@ -9,7 +9,7 @@
 //!   aliases and `//` escaping.
 //! * [`ServerLine`]: every line the server sends, with one formatter and one
 //!   parser (the client and the tests use the parser).
-//! * [`Name`]: the username and room-name rules, and [`sanitize`] for text
+//! * [`Name`]: the username and room-name rules, and [`sanitize()`] for text
 //!   that is relayed to other users.
 //!
 //! # Out of scope

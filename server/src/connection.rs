@@ -18,9 +18,11 @@ use crate::hub::{ConnId, Outcome, Targets};
 use crate::outbox::{Item, Outbox, QueueLimits};
 use crate::server::Shared;
 
-/// Read buffer size. It lives on the thread's stack, so an idle user keeps
-/// only the pages a read has touched.
-const READ_BYTES: usize = 16 * 1024;
+/// Read buffer of a quiet connection: one page, on the thread's stack.
+const SMALL_READ_BYTES: usize = 4 * 1024;
+/// Read buffer while a client streams (a read filled the small one): on the
+/// heap, and freed when the client is quiet again, so idle users keep none.
+const LARGE_READ_BYTES: usize = 64 * 1024;
 
 /// How a connection ends, and why (for the log).
 enum Ending {
@@ -91,7 +93,8 @@ impl Connection {
             .config
             .name_timeout
             .map(|timeout| Instant::now() + timeout);
-        let mut buffer = [0u8; READ_BYTES];
+        let mut small_buffer = [0u8; SMALL_READ_BYTES];
+        let mut large_buffer: Vec<u8> = Vec::new();
         loop {
             if let (None, Some(deadline)) = (&self.name, deadline) {
                 let now = Instant::now();
@@ -103,7 +106,12 @@ impl Connection {
                 // trickling bytes does not extend it.
                 let _ = self.outbox.stream().set_read_timeout(Some(deadline - now));
             }
-            let n_read = match self.outbox.stream().read(&mut buffer) {
+            let buffer: &mut [u8] = if large_buffer.is_empty() {
+                &mut small_buffer
+            } else {
+                &mut large_buffer
+            };
+            let n_read = match self.outbox.stream().read(buffer) {
                 Ok(0) if self.outbox.is_dead() => return Ending::Abrupt("cut off"),
                 Ok(0) if self.shared.is_shutting_down() => return Ending::Graceful("shutdown"),
                 Ok(0) => return Ending::Abrupt("closed by client"),
@@ -118,8 +126,14 @@ impl Connection {
                 },
             };
             let was_named = self.name.is_some();
+            let filled = n_read == buffer.len();
             decoder.feed(&buffer[..n_read], |item| self.on_item(item));
             self.flush_dirty();
+            if filled && large_buffer.is_empty() {
+                large_buffer = vec![0; LARGE_READ_BYTES];
+            } else if !filled && n_read < SMALL_READ_BYTES && !large_buffer.is_empty() {
+                large_buffer = Vec::new();
+            }
             if self.closing {
                 return Ending::Graceful("exit");
             }
