@@ -114,7 +114,9 @@ impl Connection {
             let n_read = match self.outbox.stream().read(buffer) {
                 Ok(0) if self.outbox.is_dead() => return Ending::Abrupt("cut off"),
                 Ok(0) if self.shared.is_shutting_down() => return Ending::Graceful("shutdown"),
-                Ok(0) => return Ending::Abrupt("closed by client"),
+                // The client may have only half-closed (`nc -N`): it still
+                // reads, so what it asked for is flushed before closing.
+                Ok(0) => return Ending::Graceful("closed by client"),
                 Ok(n_read) => n_read,
                 Err(error) => match error.kind() {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => continue,
