@@ -15,23 +15,27 @@ use common::{
 };
 
 /// Identifies a connection for its whole life; never reused.
-pub(crate) type ConnId = u64;
+pub type ConnId = u64;
 
 /// Who gets a line: one connection or several (a room), sharing one line.
 #[derive(Debug)]
-pub(crate) enum Targets<P> {
+pub enum Targets<P> {
+    /// One connection.
     One(P),
+    /// Several connections (room members), one copy of the line for all.
     Many(Vec<P>),
 }
 
 /// The lines one call produces. `reply` goes to the caller, in order, and
 /// counts as one item of its send queue; each event goes to other users.
 #[derive(Debug)]
-pub(crate) struct Outcome<P> {
-    pub(crate) reply: Vec<ServerLine>,
-    pub(crate) events: Vec<(Targets<P>, ServerLine)>,
+pub struct Outcome<P> {
+    /// Lines for the caller, in order.
+    pub reply: Vec<ServerLine>,
+    /// Lines for other connections, in order.
+    pub events: Vec<(Targets<P>, ServerLine)>,
     /// The caller asked to leave (`/exit`): send the reply, then close.
-    pub(crate) close: bool,
+    pub close: bool,
 }
 
 impl<P> Default for Outcome<P> {
@@ -46,7 +50,7 @@ impl<P> Default for Outcome<P> {
 
 impl<P> Outcome<P> {
     /// Empties the outcome so its buffers can be reused.
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.reply.clear();
         self.events.clear();
         self.close = false;
@@ -96,7 +100,7 @@ const DISCONNECTED: Resolution = Resolution {
 /// All users, requests, chats and rooms. `P` is how the caller reaches a
 /// connection (the server uses its outbound queue; tests use plain ids).
 #[derive(Debug)]
-pub(crate) struct Hub<P> {
+pub struct Hub<P> {
     conns: HashMap<ConnId, Conn<P>>,
     /// Folded name to connection: sorted, so `/list` needs no sort.
     names: BTreeMap<Arc<str>, ConnId>,
@@ -115,8 +119,70 @@ impl<P: Clone> Default for Hub<P> {
 }
 
 impl<P: Clone> Hub<P> {
+    /// Checks the hub's invariants and panics with a description of the
+    /// first one broken. For tests and fuzzing; it walks everything.
+    pub fn check_invariants(&self) {
+        for (folded, id) in &self.names {
+            let conn = self
+                .conns
+                .get(id)
+                .expect("a name points at a missing connection");
+            assert_eq!(
+                conn.name.as_ref().map(Name::folded),
+                Some(&**folded),
+                "name map out of sync"
+            );
+        }
+        for (id, conn) in &self.conns {
+            match &conn.state {
+                State::Naming => assert!(conn.name.is_none(), "a naming connection has a name"),
+                State::Available => {}
+                State::Chatting(partner) => {
+                    let other = self
+                        .conns
+                        .get(partner)
+                        .expect("chatting with a missing connection");
+                    assert_eq!(other.state, State::Chatting(*id), "asymmetric chat");
+                }
+                State::InRoom(room) => {
+                    let room = self.rooms.get(room).expect("in a missing room");
+                    assert!(room.members.contains(id), "room does not list its member");
+                }
+            }
+            if let Some(target) = conn.outgoing {
+                let other = self
+                    .conns
+                    .get(&target)
+                    .expect("request to a missing connection");
+                assert!(
+                    other.incoming.contains(id),
+                    "request not recorded at its target"
+                );
+                assert_eq!(conn.state, State::Available, "a busy user has a request");
+                assert_eq!(other.state, State::Available, "a request to a busy user");
+            }
+            for requester in &conn.incoming {
+                let other = self
+                    .conns
+                    .get(requester)
+                    .expect("request from a missing connection");
+                assert_eq!(
+                    other.outgoing,
+                    Some(*id),
+                    "incoming request not outgoing at its sender"
+                );
+            }
+        }
+        for room in self.rooms.values() {
+            assert!(!room.members.is_empty(), "an empty room was kept");
+            for member in &room.members {
+                assert!(self.conns.contains_key(member), "ghost room member");
+            }
+        }
+    }
+
     /// A new connection, in the naming state.
-    pub(crate) fn connect(&mut self, id: ConnId, peer: P) {
+    pub fn connect(&mut self, id: ConnId, peer: P) {
         self.conns.insert(
             id,
             Conn {
@@ -131,23 +197,23 @@ impl<P: Clone> Hub<P> {
 
     /// Number of named users.
     #[cfg(test)]
-    pub(crate) fn n_users(&self) -> usize {
+    pub fn n_users(&self) -> usize {
         self.names.len()
     }
 
     /// Number of rooms.
     #[cfg(test)]
-    pub(crate) fn n_rooms(&self) -> usize {
+    pub fn n_rooms(&self) -> usize {
         self.rooms.len()
     }
 
     /// The name of a connection, once it has one.
-    pub(crate) fn name_of(&self, id: ConnId) -> Option<&Name> {
+    pub fn name_of(&self, id: ConnId) -> Option<&Name> {
         self.conns.get(&id).and_then(|conn| conn.name.as_ref())
     }
 
     /// Handles one non-empty line from `id`.
-    pub(crate) fn handle(&mut self, id: ConnId, input: Input, out: &mut Outcome<P>) {
+    pub fn handle(&mut self, id: ConnId, input: Input, out: &mut Outcome<P>) {
         let Some(conn) = self.conns.get(&id) else {
             return;
         };
@@ -189,7 +255,7 @@ impl<P: Clone> Hub<P> {
 
     /// Removes `id`: frees its name first, then tells its partner, rooms,
     /// requesters and target.
-    pub(crate) fn disconnect(&mut self, id: ConnId, out: &mut Outcome<P>) {
+    pub fn disconnect(&mut self, id: ConnId, out: &mut Outcome<P>) {
         let Some(conn) = self.conns.get(&id) else {
             return;
         };

@@ -408,42 +408,6 @@ mod properties {
         "2 u2",
     ];
 
-    fn check_invariants(hub: &Hub<ConnId>) {
-        // Names are unique under folding and point at named connections.
-        for (folded, id) in &hub.names {
-            let conn = &hub.conns[id];
-            assert_eq!(conn.name.as_ref().map(|n| n.folded()), Some(&**folded));
-        }
-        for (id, conn) in &hub.conns {
-            match &conn.state {
-                State::Naming => assert!(conn.name.is_none()),
-                State::Available => {}
-                State::Chatting(partner) => {
-                    assert_eq!(
-                        hub.conns[partner].state,
-                        State::Chatting(*id),
-                        "asymmetric chat"
-                    );
-                }
-                State::InRoom(room) => assert!(hub.rooms[room].members.contains(id)),
-            }
-            if let Some(target) = conn.outgoing {
-                assert!(hub.conns[&target].incoming.contains(id));
-                assert_eq!(conn.state, State::Available);
-                assert_eq!(hub.conns[&target].state, State::Available);
-            }
-            for requester in &conn.incoming {
-                assert_eq!(hub.conns[requester].outgoing, Some(*id));
-            }
-        }
-        for room in hub.rooms.values() {
-            assert!(!room.members.is_empty(), "empty room kept");
-            for member in &room.members {
-                assert!(hub.conns.contains_key(member), "ghost member");
-            }
-        }
-    }
-
     proptest! {
         #[test]
         fn invariants_hold_after_every_step(
@@ -476,7 +440,7 @@ mod properties {
                         prop_assert!(live.contains(&target), "event to departed {target}");
                     }
                 }
-                check_invariants(&hub);
+                hub.check_invariants();
             }
         }
     }

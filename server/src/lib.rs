@@ -9,7 +9,7 @@
 pub mod cli;
 mod connection;
 mod flood;
-mod hub;
+pub mod hub;
 pub mod limits;
 mod outbox;
 mod server;
