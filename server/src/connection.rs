@@ -161,7 +161,7 @@ impl Connection {
             Decoded::Line(line) => self.on_line(line),
             Decoded::TooLong => self.reply(&[ServerLine::error(ErrorCode::TooLong)]),
             Decoded::BadEncoding => self.reply(&[ServerLine::error(ErrorCode::BadEncoding)]),
-            Decoded::Reply(bytes) => self.queue_to_self(Item::Owned(bytes.to_vec())),
+            Decoded::Reply(bytes) => queue(&mut self.dirty, &self.outbox, Item::Raw(bytes)),
         }
     }
 
@@ -171,74 +171,41 @@ impl Connection {
             panic!("fault injected by conn {}", self.id);
         }
         let input = parse_input(line);
-        let mut outcome = std::mem::take(&mut self.outcome);
-        outcome.clear();
-        let name = {
-            let mut hub = self.shared.hub.lock();
-            hub.handle(self.id, input, &mut outcome);
-            if self.name.is_none() {
-                hub.name_of(self.id).cloned()
-            } else {
-                None
-            }
+        self.outcome.clear();
+        let mut hub = self.shared.hub.lock();
+        hub.handle(self.id, input, &mut self.outcome);
+        let newly_named = if self.name.is_none() {
+            hub.name_of(self.id).cloned()
+        } else {
+            None
         };
-        if let Some(name) = name {
+        let notes = Notes::of(&self.outcome);
+        enqueue(&mut self.outcome, &self.outbox, &mut self.dirty);
+        drop(hub);
+        if let Some(name) = newly_named {
             tracing::info!(conn = self.id, name = ?name.as_str(), "named");
             self.name = Some(name);
         }
+        self.log(&notes);
+        if notes.close {
+            self.closing = true;
+            self.outbox.seal();
+        }
         // /list and /rooms are charged by their size (one line per 100
         // entries), so asking for 10,000 users in a loop is slowed down.
-        let extra_cost = (outcome.reply.len() / 100) as f64;
-        self.deliver(&mut outcome);
-        self.outcome = outcome;
+        let extra_cost = (notes.n_reply_lines / 100) as f64;
         if extra_cost > 0.0 {
             self.throttle(extra_cost);
         }
     }
 
-    /// Formats and queues what the hub produced. Runs with no lock held.
-    fn deliver(&mut self, outcome: &mut Outcome<Arc<Outbox>>) {
-        if !outcome.reply.is_empty() {
-            self.reply(&outcome.reply);
-        }
-        for (targets, line) in outcome.events.drain(..) {
-            self.log_event(&line);
-            let mut bytes = Vec::new();
-            line.write_to(&mut bytes);
-            match targets {
-                Targets::One(outbox) => self.queue(outbox, Item::Owned(bytes)),
-                Targets::Many(outboxes) => {
-                    let shared: Arc<[u8]> = Arc::from(bytes);
-                    for outbox in outboxes {
-                        self.queue(outbox, Item::Shared(Arc::clone(&shared)));
-                    }
-                }
-            }
-        }
-        if outcome.close {
-            self.closing = true;
-            self.outbox.seal();
-        }
-    }
-
-    /// Queues lines for this connection as one item (one command's reply).
+    /// Queues lines for this connection that the hub did not produce.
     fn reply(&mut self, lines: &[ServerLine]) {
-        let mut bytes = Vec::new();
-        for line in lines {
-            line.write_to(&mut bytes);
-        }
-        self.queue_to_self(Item::Owned(bytes));
-    }
-
-    fn queue_to_self(&mut self, item: Item) {
-        let outbox = Arc::clone(&self.outbox);
-        self.queue(outbox, item);
-    }
-
-    fn queue(&mut self, outbox: Arc<Outbox>, item: Item) {
-        if outbox.push(item) {
-            self.dirty.push(outbox);
-        }
+        let item = match lines {
+            [line] => Item::Line(line.clone()),
+            lines => Item::Reply(lines.to_vec()),
+        };
+        queue(&mut self.dirty, &self.outbox, item);
     }
 
     fn flush_dirty(&mut self) {
@@ -265,18 +232,82 @@ impl Connection {
             return;
         }
         self.departed = true;
-        let mut outcome = std::mem::take(&mut self.outcome);
-        outcome.clear();
-        self.shared.hub.lock().disconnect(self.id, &mut outcome);
-        self.shared.registry.lock().remove(&self.id);
         self.shared.release_slot();
-        tracing::info!(conn = self.id, name = ?self.shown_name(), reason, "disconnected");
+        self.outcome.clear();
+        let mut hub = self.shared.hub.lock();
+        hub.disconnect(self.id, &mut self.outcome);
+        let notes = Notes::of(&self.outcome);
         if !self.shared.is_shutting_down() {
-            outcome.reply.clear();
-            self.deliver(&mut outcome);
-            self.flush_dirty();
+            self.outcome.reply.clear();
+            enqueue(&mut self.outcome, &self.outbox, &mut self.dirty);
         }
+        drop(hub);
+        self.shared.registry.lock().remove(&self.id);
+        tracing::info!(conn = self.id, name = ?self.shown_name(), reason, "disconnected");
+        self.log(&notes);
+        self.flush_dirty();
         self.outbox.seal();
+    }
+}
+
+/// What the log wants to know of an outcome, taken before it is queued.
+struct Notes {
+    n_reply_lines: usize,
+    chat_started: bool,
+    chat_ended: Option<&'static str>,
+    close: bool,
+}
+
+impl Notes {
+    fn of(outcome: &Outcome<Arc<Outbox>>) -> Notes {
+        let mut notes = Notes {
+            n_reply_lines: outcome.reply.len(),
+            chat_started: false,
+            chat_ended: None,
+            close: outcome.close,
+        };
+        for (_, line) in &outcome.events {
+            match line {
+                ServerLine::Chat(_) => notes.chat_started = true,
+                ServerLine::Ended(_, reason) => notes.chat_ended = Some(reason.as_str()),
+                _ => {}
+            }
+        }
+        notes
+    }
+}
+
+/// Queues what the hub produced: the reply as one item to the caller, each
+/// event to its recipients (one shared copy for a room). Called with the hub
+/// lock held, so every connection receives lines in the hub's order; it
+/// only moves values into queues (no formatting, no I/O).
+fn enqueue(outcome: &mut Outcome<Arc<Outbox>>, own: &Arc<Outbox>, dirty: &mut Vec<Arc<Outbox>>) {
+    match outcome.reply.len() {
+        0 => {}
+        1 => {
+            if let Some(line) = outcome.reply.pop() {
+                queue(dirty, own, Item::Line(line));
+            }
+        }
+        _ => queue(dirty, own, Item::Reply(std::mem::take(&mut outcome.reply))),
+    }
+    for (targets, line) in outcome.events.drain(..) {
+        match targets {
+            Targets::One(outbox) => queue(dirty, &outbox, Item::Line(line)),
+            Targets::Many(outboxes) => {
+                let line = Arc::new(line);
+                for outbox in &outboxes {
+                    queue(dirty, outbox, Item::Shared(Arc::clone(&line)));
+                }
+            }
+        }
+    }
+}
+
+/// Queues one item, remembering the outbox for the flush after this batch.
+fn queue(dirty: &mut Vec<Arc<Outbox>>, outbox: &Arc<Outbox>, item: Item) {
+    if outbox.push(item) {
+        dirty.push(Arc::clone(outbox));
     }
 }
 
@@ -298,15 +329,12 @@ impl Connection {
 
     /// Logs chats starting and ending. User-supplied text is logged with
     /// `{:?}`, so nothing a user types reaches the operator's terminal raw.
-    fn log_event(&self, line: &ServerLine) {
-        match line {
-            ServerLine::Chat(_) => {
-                tracing::info!(conn = self.id, name = ?self.shown_name(), "chat started")
-            }
-            ServerLine::Ended(_, reason) => {
-                tracing::info!(conn = self.id, name = ?self.shown_name(), reason = reason.as_str(), "chat ended")
-            }
-            _ => {}
+    fn log(&self, notes: &Notes) {
+        if notes.chat_started {
+            tracing::info!(conn = self.id, name = ?self.shown_name(), "chat started");
+        }
+        if let Some(reason) = notes.chat_ended {
+            tracing::info!(conn = self.id, name = ?self.shown_name(), reason, "chat ended");
         }
     }
 }

@@ -21,6 +21,8 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 use socket2::SockRef;
 
+use common::ServerLine;
+
 use crate::hub::ConnId;
 use crate::threads::ThreadBudget;
 
@@ -31,22 +33,56 @@ const BATCH_BYTES: usize = 64 * 1024;
 const KEEP_BUFFER_BYTES: usize = 4 * 1024;
 const WRITER_STACK_BYTES: usize = 128 * 1024;
 
-/// One queued unit: an event, or one command's whole reply.
+/// One queued unit: an event, or one command's whole reply. Lines are kept
+/// as values and formatted by the writer straight into its batch buffer, so
+/// queueing (done under the hub lock, to keep every connection's output in
+/// the hub's order) formats nothing and performs no I/O.
 #[derive(Debug)]
 pub(crate) enum Item {
-    /// Bytes for this connection only.
-    Owned(Vec<u8>),
-    /// Bytes shared by several recipients (a room message): one allocation.
-    Shared(Arc<[u8]>),
+    /// One line for this connection only.
+    Line(ServerLine),
+    /// One line for several recipients (a room message), shared.
+    Shared(Arc<ServerLine>),
+    /// A command's reply: several lines, one item.
+    Reply(Vec<ServerLine>),
+    /// Raw bytes (a telnet refusal).
+    Raw([u8; 3]),
 }
 
 impl Item {
-    fn bytes(&self) -> &[u8] {
+    /// The size charged against `--send-queue-bytes`: the line's text
+    /// fields plus a fixed overhead for tag, spaces and CRLF. Close to the
+    /// formatted size without formatting.
+    fn charge(&self) -> usize {
         match self {
-            Item::Owned(bytes) => bytes,
-            Item::Shared(bytes) => bytes,
+            Item::Line(line) => line_charge(line),
+            Item::Shared(line) => line_charge(line),
+            Item::Reply(lines) => lines.iter().map(line_charge).sum(),
+            Item::Raw(bytes) => bytes.len(),
         }
     }
+
+    fn write_to(&self, buffer: &mut Vec<u8>) {
+        match self {
+            Item::Line(line) => line.write_to(buffer),
+            Item::Shared(line) => line.write_to(buffer),
+            Item::Reply(lines) => lines.iter().for_each(|line| line.write_to(buffer)),
+            Item::Raw(bytes) => buffer.extend_from_slice(bytes),
+        }
+    }
+}
+
+fn line_charge(line: &ServerLine) -> usize {
+    const OVERHEAD: usize = 24;
+    let text = match line {
+        ServerLine::Msg(from, text) => from.len() + text.len(),
+        ServerLine::Room(room, from, text) => room.len() + from.len() + text.len(),
+        ServerLine::Info(text) | ServerLine::Hello(text) | ServerLine::Bye(text) => text.len(),
+        ServerLine::Err(_, text) => text.len(),
+        ServerLine::User(name, _) => 2 * name.len(),
+        _ => 2 * common::MAX_NAME_LEN,
+    };
+    OVERHEAD + text
 }
 
 /// Limits of one outbox.
@@ -92,6 +128,9 @@ pub(crate) struct Outbox {
     dead: AtomicBool,
     /// Some thread will flush soon; saves redundant flushes in a batch.
     scheduled: AtomicBool,
+    /// The queue passed a limit; the next flush cuts the connection (not at
+    /// once: queueing happens under the hub lock, where no I/O may happen).
+    overflowed: AtomicBool,
     writer: Mutex<Writer>,
     budget: Arc<ThreadBudget>,
 }
@@ -118,6 +157,7 @@ impl Outbox {
             sealed: AtomicBool::new(false),
             dead: AtomicBool::new(false),
             scheduled: AtomicBool::new(false),
+            overflowed: AtomicBool::new(false),
             writer: Mutex::new(Writer::default()),
             budget,
         }
@@ -132,7 +172,8 @@ impl Outbox {
     }
 
     /// Queues `item`. Returns true when the caller should call [`flush`]
-    /// later (it is the first to queue since the last flush). Never blocks.
+    /// later (it is the first to queue since the last flush). Never blocks
+    /// and performs no I/O, so it may be called under the hub lock.
     ///
     /// [`flush`]: Outbox::flush
     pub(crate) fn push(&self, item: Item) -> bool {
@@ -155,12 +196,13 @@ impl Outbox {
     }
 
     fn enqueue(&self, item: Item) -> bool {
-        let len = item.bytes().len();
+        let len = item.charge();
         let n_bytes = self.n_bytes.fetch_add(len, Ordering::AcqRel) + len;
         let n_items = self.n_items.fetch_add(1, Ordering::AcqRel) + 1;
         if n_bytes > self.limits.max_bytes || n_items > self.limits.max_items {
-            self.cut(Some("send queue full"));
-            return false;
+            self.sealed.store(true, Ordering::Release);
+            self.overflowed.store(true, Ordering::Release);
+            return !self.scheduled.swap(true, Ordering::AcqRel);
         }
         if self.tx.send(item).is_err() {
             return false;
@@ -173,6 +215,9 @@ impl Outbox {
     /// can be had).
     pub(crate) fn flush(self: &Arc<Self>) {
         self.scheduled.store(false, Ordering::Release);
+        if self.overflowed.load(Ordering::Acquire) {
+            return self.cut(Some("send queue full"));
+        }
         loop {
             // Whoever holds the writer lock re-checks the queue after
             // releasing it, so an item queued meanwhile is never stranded.
@@ -224,7 +269,9 @@ impl Outbox {
             tracing::warn!(conn = self.id, reason = why, "disconnecting slow client");
         }
         while self.rx.try_recv().is_ok() {}
-        if let (Some(why), Some(writer)) = (why, self.writer.try_lock()) {
+        if let (Some(why), Some(writer)) = (why, self.writer.try_lock())
+            && !writer.thread_active
+        {
             let unwritten = &writer.buffer[writer.written..];
             // A line cut in the middle gets its own end first, so BYE
             // arrives as a line of its own.
@@ -286,10 +333,9 @@ impl Outbox {
     fn refill(&self, buffer: &mut Vec<u8>) -> bool {
         while buffer.len() < BATCH_BYTES {
             let Ok(item) = self.rx.try_recv() else { break };
-            let bytes = item.bytes();
-            self.n_bytes.fetch_sub(bytes.len(), Ordering::AcqRel);
+            self.n_bytes.fetch_sub(item.charge(), Ordering::AcqRel);
             self.n_items.fetch_sub(1, Ordering::AcqRel);
-            buffer.extend_from_slice(bytes);
+            item.write_to(buffer);
         }
         !buffer.is_empty()
     }

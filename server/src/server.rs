@@ -164,9 +164,7 @@ impl Server {
         }
         let outboxes: Vec<Arc<Outbox>> = self.shared.registry.lock().values().cloned().collect();
         let n_clients = outboxes.len();
-        let mut bye = Vec::new();
-        ServerLine::Bye(Arc::from("server shutting down")).write_to(&mut bye);
-        let bye: Arc<[u8]> = Arc::from(bye);
+        let bye = Arc::new(ServerLine::Bye(Arc::from("server shutting down")));
         for outbox in &outboxes {
             if outbox.push_final(Item::Shared(Arc::clone(&bye))) {
                 outbox.flush();
