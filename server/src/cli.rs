@@ -48,6 +48,14 @@ pub struct Args {
     #[arg(long, default_value_t = common::DEFAULT_MAX_LINE, value_name = "BYTES",
           value_parser = clap::builder::ValueParser::new(parse_max_line))]
     pub max_line: usize,
+    /// TCP keepalive idle seconds (tests shorten it).
+    #[arg(long, hide = true, default_value_t = 60, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub keepalive_idle: u64,
+    /// TCP keepalive seconds between probes (tests shorten it).
+    #[arg(long, hide = true, default_value_t = 10, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub keepalive_interval: u64,
     /// Test hook: pretend the system allows only this many threads.
     #[arg(long, hide = true, value_name = "N")]
     pub assume_thread_limit: Option<u64>,
@@ -70,6 +78,8 @@ impl Args {
             write_timeout: Duration::from_secs(self.write_timeout),
             flood_rate: self.flood_rate,
             max_line: self.max_line,
+            keepalive_idle: Duration::from_secs(self.keepalive_idle),
+            keepalive_interval: Duration::from_secs(self.keepalive_interval),
             ..Config::default()
         }
     }

@@ -45,6 +45,12 @@ pub struct Config {
     pub max_line: usize,
     /// Writer threads (connections with a backlog) that may exist at once.
     pub max_writer_threads: usize,
+    /// TCP keepalive: idle time before the first probe.
+    pub keepalive_idle: Duration,
+    /// TCP keepalive: time between probes.
+    pub keepalive_interval: Duration,
+    /// TCP keepalive: unanswered probes before the connection is dropped.
+    pub keepalive_retries: u32,
 }
 
 impl Default for Config {
@@ -58,6 +64,9 @@ impl Default for Config {
             flood_rate: 50,
             max_line: common::DEFAULT_MAX_LINE,
             max_writer_threads: 2048,
+            keepalive_idle: Duration::from_secs(60),
+            keepalive_interval: Duration::from_secs(10),
+            keepalive_retries: 3,
         }
     }
 }
@@ -224,7 +233,7 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         tracing::warn!(%addr, "server full; refusing a connection");
         return refuse(stream);
     }
-    if let Err(error) = configure(&stream, shared.config.write_timeout) {
+    if let Err(error) = configure(&stream, &shared.config) {
         shared.release_slot();
         return tracing::debug!(%addr, %error, "cannot configure socket");
     }
@@ -245,14 +254,14 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     }
 }
 
-fn configure(stream: &TcpStream, write_timeout: Duration) -> io::Result<()> {
+fn configure(stream: &TcpStream, config: &Config) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    stream.set_write_timeout(Some(write_timeout))?;
+    stream.set_write_timeout(Some(config.write_timeout))?;
     // A vanished peer (laptop asleep, cable pulled) is found in about 90 s.
     let keepalive = TcpKeepalive::new()
-        .with_time(Duration::from_secs(60))
-        .with_interval(Duration::from_secs(10))
-        .with_retries(3);
+        .with_time(config.keepalive_idle)
+        .with_interval(config.keepalive_interval)
+        .with_retries(config.keepalive_retries);
     SockRef::from(stream).set_tcp_keepalive(&keepalive)
 }
 
