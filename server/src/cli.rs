@@ -56,6 +56,9 @@ pub struct Args {
     #[arg(long, hide = true, default_value_t = 10, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub keepalive_interval: u64,
+    /// Test hook: the line `/__panic` panics its connection thread.
+    #[arg(long, hide = true)]
+    pub fault_injection: bool,
     /// Test hook: pretend the system allows only this many threads.
     #[arg(long, hide = true, value_name = "N")]
     pub assume_thread_limit: Option<u64>,
@@ -80,6 +83,7 @@ impl Args {
             max_line: self.max_line,
             keepalive_idle: Duration::from_secs(self.keepalive_idle),
             keepalive_interval: Duration::from_secs(self.keepalive_interval),
+            fault_injection: self.fault_injection,
             ..Config::default()
         }
     }

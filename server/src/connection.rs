@@ -166,8 +166,7 @@ impl Connection {
     }
 
     fn on_line(&mut self, line: &str) {
-        #[cfg(feature = "fault-injection")]
-        if line == "/__panic" {
+        if self.shared.config.fault_injection && line == "/__panic" {
             panic!("fault injected by conn {}", self.id);
         }
         let input = parse_input(line);

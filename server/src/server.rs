@@ -51,6 +51,9 @@ pub struct Config {
     pub keepalive_interval: Duration,
     /// TCP keepalive: unanswered probes before the connection is dropped.
     pub keepalive_retries: u32,
+    /// Test hook: the line `/__panic` panics its connection thread, to show
+    /// that a bug in one connection frees its name and disturbs no one.
+    pub fault_injection: bool,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             keepalive_idle: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(10),
             keepalive_retries: 3,
+            fault_injection: false,
         }
     }
 }
