@@ -28,9 +28,6 @@ use crate::threads::ThreadBudget;
 
 /// Coalesce at most this much queued output into one write call.
 const BATCH_BYTES: usize = 64 * 1024;
-/// A writer's buffer larger than this is freed once drained, so a big
-/// `/list` reply does not stay reserved by an idle connection.
-const KEEP_BUFFER_BYTES: usize = 4 * 1024;
 const WRITER_STACK_BYTES: usize = 128 * 1024;
 
 /// One queued unit: an event, or one command's whole reply. Lines are kept
@@ -321,9 +318,9 @@ impl Outbox {
             writer.buffer.clear();
             writer.written = 0;
             if !self.refill(&mut writer.buffer) {
-                if writer.buffer.capacity() > KEEP_BUFFER_BYTES {
-                    writer.buffer = Vec::new();
-                }
+                // Freed once drained: an idle connection keeps no buffer
+                // (one allocation per flush costs far less than its send).
+                writer.buffer = Vec::new();
                 return Ok(Drain::Empty);
             }
         }
