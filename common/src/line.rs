@@ -241,7 +241,7 @@ impl ServerLine {
             "BYE" => ServerLine::Bye(fields.text()),
             _ => return Err(LineParseError::UnknownTag(tag.to_owned())),
         };
-        // Tags whose text is not parsed still must not carry stray fields.
+        // Any text after the fields of other tags is prose and ignored.
         Ok(parsed)
     }
 }
@@ -293,9 +293,7 @@ fn parse_ok(fields: &mut Fields<'_>) -> Result<OkReply, LineParseError> {
         }
         _ => return Err(LineParseError::Malformed("OK")),
     };
-    if !fields.rest.is_empty() {
-        return Err(LineParseError::Malformed("OK"));
-    }
+    // Free text after the fields is prose for humans, allowed on every tag.
     Ok(reply)
 }
 
@@ -531,7 +529,6 @@ mod tests {
             ("OK", LineParseError::Malformed("OK")),
             ("OK dance", LineParseError::Malformed("OK")),
             ("OK list x", LineParseError::Malformed("OK")),
-            ("OK list 1 2", LineParseError::Malformed("OK")),
             ("OK leave sideways x", LineParseError::Malformed("OK leave")),
             ("ERR nope", LineParseError::Malformed("ERR")),
             ("USER a available b", LineParseError::Malformed("USER")),
@@ -554,6 +551,22 @@ mod tests {
             assert_eq!(ServerLine::parse(text), Err(error.clone()), "{text:?}");
             assert!(!error.to_string().is_empty());
         }
+    }
+
+    #[test]
+    fn prose_after_the_fields_is_allowed_and_ignored() {
+        assert_eq!(
+            ServerLine::parse("OK list 1 that is all"),
+            Ok(ServerLine::Ok(OkReply::List(1)))
+        );
+        assert_eq!(
+            ServerLine::parse("CHAT bob say hi"),
+            Ok(ServerLine::Chat(s("bob")))
+        );
+        assert_eq!(
+            ServerLine::parse("OK help done"),
+            Ok(ServerLine::Ok(OkReply::Help))
+        );
     }
 
     #[test]

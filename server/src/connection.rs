@@ -23,6 +23,11 @@ const SMALL_READ_BYTES: usize = 4 * 1024;
 /// Read buffer while a client streams (a read filled the small one): on the
 /// heap, and freed when the client is quiet again, so idle users keep none.
 const LARGE_READ_BYTES: usize = 64 * 1024;
+/// Flush after this many lines even within one read: a 64 KiB read can
+/// hold thousands of lines, and holding all their output until the end of
+/// the batch could push a partner who reads perfectly well past
+/// `--send-queue`.
+const LINES_PER_FLUSH: usize = 32;
 
 /// How a connection ends, and why (for the log).
 enum Ending {
@@ -39,6 +44,8 @@ pub(crate) struct Connection {
     flood: FloodGate,
     /// Outboxes this thread queued to since its last flush.
     dirty: Vec<Arc<Outbox>>,
+    /// Lines handled since the last flush.
+    n_unflushed_lines: usize,
     outcome: Outcome<Arc<Outbox>>,
     /// The user's name once accepted, for the log.
     name: Option<common::Name>,
@@ -64,6 +71,7 @@ pub(crate) fn serve(shared: Arc<Shared>, id: ConnId, stream: TcpStream, addr: So
         outbox,
         flood,
         dirty: Vec::new(),
+        n_unflushed_lines: 0,
         outcome: Outcome::default(),
         name: None,
         closing: false,
@@ -156,6 +164,10 @@ impl Connection {
             return;
         }
         self.throttle(1.0);
+        self.n_unflushed_lines += 1;
+        if self.n_unflushed_lines >= LINES_PER_FLUSH {
+            self.flush_dirty();
+        }
         match item {
             Decoded::Line("") => {}
             Decoded::Line(line) => self.on_line(line),
@@ -208,6 +220,7 @@ impl Connection {
     }
 
     fn flush_dirty(&mut self) {
+        self.n_unflushed_lines = 0;
         for outbox in self.dirty.drain(..) {
             outbox.flush();
         }
