@@ -1,0 +1,80 @@
+//! Shutdown on SIGTERM and SIGINT: every client gets `BYE` and nothing else,
+//! the process exits 0, and the port can be bound again at once.
+
+use crate::harness::{Client, Server};
+
+/// Clients in every state: chatting, available with a pending request, in a
+/// room, and still naming.
+fn clients_in_every_state(server: &Server) -> Vec<Client> {
+    let (a, b) = server.pair("alice", "bob");
+    let mut c = server.login("carol");
+    let mut d = server.login("dave");
+    c.send("/chat dave");
+    c.expect("OK chat dave");
+    d.expect("REQUEST carol");
+    let mut r = server.login("roomy");
+    r.send("/join lobby");
+    r.expect("OK join lobby 1");
+    let mut s = server.login("sally");
+    s.send("/join lobby");
+    s.expect("OK join lobby 2");
+    r.expect("JOINED lobby sally");
+    let naming = server.connect("naming");
+    let mut all = vec![a, b, c, d, r, s];
+    for client in &mut all {
+        client.quiet();
+    }
+    all.push(naming);
+    all
+}
+
+fn shuts_down_on(signal: &str) {
+    let mut server = Server::start();
+    let mut clients = clients_in_every_state(&server);
+    server.signal(signal);
+    for client in &mut clients {
+        client.expect_bye_and_close();
+    }
+    let status = server.wait_exit();
+    if status.code() != Some(0) {
+        server.fail(&format!(
+            "expected exit status 0 after SIG{signal}, got {status}"
+        ));
+    }
+    let stdout = server.stdout_lines();
+    if stdout.len() != 1 {
+        server.fail(&format!(
+            "expected only the listening line on stdout, got {stdout:?}"
+        ));
+    }
+}
+
+#[test]
+fn sigterm_sends_only_bye_to_every_client_and_exits_zero() {
+    shuts_down_on("TERM");
+}
+
+#[test]
+fn sigint_sends_only_bye_to_every_client_and_exits_zero() {
+    shuts_down_on("INT");
+}
+
+#[test]
+fn the_port_can_be_bound_again_right_after_shutdown() {
+    let mut server = Server::start();
+    let port = server.addr().port();
+    // A connection open at shutdown leaves the server's side in TIME_WAIT.
+    let mut a = server.login("alice");
+    server.signal("TERM");
+    a.expect_bye_and_close();
+    let status = server.wait_exit();
+    if !status.success() {
+        server.fail(&format!("exit status {status}"));
+    }
+    let again = Server::start_on(&format!("127.0.0.1:{port}"), &[]);
+    if again.addr().port() != port {
+        again.fail(&format!("expected port {port}, got {}", again.addr()));
+    }
+    let mut b = again.login("bob");
+    b.quiet();
+}
