@@ -1,0 +1,147 @@
+//! Tab-completion candidates, pure: command names for the first word, user
+//! names after `/chat`, `/accept` and `/decline` (and anywhere in a
+//! message), room names after `/join`. Matching ignores ASCII case, as the
+//! server does.
+
+use crate::state::State;
+
+/// Every command, with a trailing space when it takes an argument.
+const COMMANDS: [&str; 12] = [
+    "/accept ",
+    "/cancel",
+    "/chat ",
+    "/decline ",
+    "/exit",
+    "/help",
+    "/join ",
+    "/leave",
+    "/list",
+    "/ping ",
+    "/quit",
+    "/rooms",
+];
+
+/// A completion: where the word being completed starts, and what may
+/// replace it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Completion {
+    pub(crate) start: usize,
+    pub(crate) candidates: Vec<String>,
+}
+
+/// The candidates for the word before byte `pos` in `line`.
+pub(crate) fn complete(line: &str, pos: usize, state: &State) -> Completion {
+    let before = &line[..pos];
+    let start = before.rfind(' ').map_or(0, |i| i + 1);
+    let word = &before[start..];
+    let starts = |candidate: &str| {
+        candidate.len() >= word.len()
+            && candidate.as_bytes()[..word.len()].eq_ignore_ascii_case(word.as_bytes())
+    };
+    let first_word_end = before.find(' ');
+    let candidates: Vec<String> = match first_word_end {
+        None if word.starts_with('/') && !word.starts_with("//") => COMMANDS
+            .iter()
+            .filter(|c| starts(c))
+            .map(|c| (*c).to_owned())
+            .collect(),
+        _ => {
+            let command = first_word_end
+                .map(|end| before[..end].to_ascii_lowercase())
+                .unwrap_or_default();
+            let argument_index = before[..start].split(' ').filter(|w| !w.is_empty()).count();
+            let names: Vec<&str> = match command.as_str() {
+                "/join" if argument_index == 1 => state.rooms().collect(),
+                "/chat" | "/accept" | "/decline" if argument_index == 1 => {
+                    let me = state.me.as_deref().unwrap_or_default();
+                    // People waiting for an answer come first.
+                    let mut names: Vec<&str> = state.requests.iter().map(String::as_str).collect();
+                    names.extend(state.users().filter(|u| {
+                        !u.eq_ignore_ascii_case(me)
+                            && !state.requests.iter().any(|r| r.eq_ignore_ascii_case(u))
+                    }));
+                    names
+                }
+                c if c.starts_with('/') && !c.starts_with("//") => Vec::new(),
+                _ if word.is_empty() => Vec::new(),
+                _ => state.users().collect(),
+            };
+            names
+                .into_iter()
+                .filter(|n| starts(n))
+                .map(str::to_owned)
+                .collect()
+        }
+    };
+    Completion { start, candidates }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::ServerLine;
+
+    fn state() -> State {
+        let mut state = State::new();
+        for line in [
+            "WELCOME Me",
+            "USER Alice available -",
+            "USER alfred room Lobby",
+            "USER Bob chatting me",
+            "OK list 3",
+            "ROOMINFO Lobby 1",
+            "ROOMINFO lounge 2",
+            "OK rooms 2",
+            "REQUEST bob",
+        ] {
+            state.apply(&ServerLine::parse(line).unwrap());
+        }
+        state
+    }
+
+    fn check(line: &str, expected_start: usize, expected: &[&str]) {
+        let got = complete(line, line.len(), &state());
+        assert_eq!(got.start, expected_start, "{line:?}");
+        assert_eq!(got.candidates, expected, "{line:?}");
+    }
+
+    #[test]
+    fn commands_complete_from_a_slash() {
+        check("/", 0, &COMMANDS);
+        check("/c", 0, &["/cancel", "/chat "]);
+        check("/JO", 0, &["/join "]);
+        check("/nope", 0, &[]);
+        check("//c", 0, &[]);
+    }
+
+    #[test]
+    fn user_names_complete_after_chat_and_friends() {
+        check("/chat a", 6, &["alfred", "Alice"]);
+        check("/chat ", 6, &["bob", "alfred", "Alice"]);
+        check("/accept B", 8, &["bob"]);
+        check("/decline  al", 10, &["alfred", "Alice"]);
+        check("/chat alice x", 12, &[]);
+    }
+
+    #[test]
+    fn rooms_complete_after_join() {
+        check("/join l", 6, &["Lobby", "lounge"]);
+        check("/join LO", 6, &["Lobby", "lounge"]);
+        check("/join lob", 6, &["Lobby"]);
+    }
+
+    #[test]
+    fn names_complete_inside_messages() {
+        check("hi al", 3, &["alfred", "Alice"]);
+        check("b", 0, &["bob"]);
+        check("hello ", 6, &[]);
+        check("/leave a", 7, &[]);
+    }
+
+    #[test]
+    fn completion_works_in_the_middle_of_a_line() {
+        let got = complete("/chat al and more", 8, &state());
+        assert_eq!(got.start, 6);
+        assert_eq!(got.candidates, ["alfred", "Alice"]);
+    }
+}

@@ -1,0 +1,141 @@
+//! What happens to each incoming server line, in both modes: parse it,
+//! update the shared [`State`], render it and lay it out as stamped rows
+//! (or, with `--raw`, pass it on neutralised but unrendered). Reads the
+//! clock and the terminal width; prints nothing itself.
+
+use std::io;
+use std::sync::Arc;
+
+use common::ServerLine;
+use parking_lot::{Condvar, Mutex};
+
+use crate::layout::{Layout, Line};
+use crate::render::{self, Renderer, neutralise};
+use crate::state::{Place, State};
+
+/// The state shared by the thread that feeds lines and the thread that
+/// reads the user's input, with a condition variable signalled on every
+/// change.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<State>,
+    pub(crate) changed: Condvar,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            state: Mutex::new(State::new()),
+            changed: Condvar::new(),
+        })
+    }
+}
+
+/// How output is shown.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    /// Emit ANSI colours.
+    pub(crate) colour: bool,
+    /// Wrap at the width of the terminal on stdout, if it is one.
+    pub(crate) wrap: bool,
+    /// Print protocol lines as received (neutralised), not rendered.
+    pub(crate) raw: bool,
+}
+
+/// Stamped, laid-out rows for `lines`, as of now and at the terminal's
+/// current width.
+pub(crate) fn rows(options: Options, lines: &[Line]) -> Vec<String> {
+    let width = if options.wrap {
+        terminal_size::terminal_size().map(|(w, _)| usize::from(w.0))
+    } else {
+        None
+    };
+    let layout = Layout {
+        colour: options.colour,
+        width,
+    };
+    let stamp = jiff::Zoned::now().strftime("%H:%M").to_string();
+    lines
+        .iter()
+        .flat_map(|line| layout.rows(&stamp, line))
+        .collect()
+}
+
+/// Turns server lines into rows to print.
+#[derive(Debug)]
+pub(crate) struct Feed {
+    shared: Arc<Shared>,
+    renderer: Renderer,
+    options: Options,
+}
+
+impl Feed {
+    pub(crate) fn new(shared: Arc<Shared>, options: Options) -> Feed {
+        Feed {
+            shared,
+            renderer: Renderer::default(),
+            options,
+        }
+    }
+
+    /// Rows for lines the client says itself.
+    pub(crate) fn local(&self, lines: &[Line]) -> Vec<String> {
+        rows(self.options, lines)
+    }
+
+    /// Handles one server line: the state is updated before this returns.
+    pub(crate) fn line(&mut self, text: &str) -> Vec<String> {
+        let parsed = ServerLine::parse(text);
+        let rendered = {
+            let mut state = self.shared.state.lock();
+            if let Ok(line) = &parsed {
+                state.apply(line);
+            }
+            match &parsed {
+                Ok(line) => self.renderer.render(line, &state),
+                Err(_) => vec![render::unparsed(text)],
+            }
+        };
+        self.shared.changed.notify_all();
+        if self.options.raw {
+            return vec![neutralise(text)];
+        }
+        self.local(&rendered)
+    }
+
+    /// Whether the connection is over (`BYE` seen or closed).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.state.lock().place == Place::Closed
+    }
+
+    /// Keeps rows for the session loop to print after the editor is gone.
+    pub(crate) fn hand_over(&self, rows: Vec<String>) {
+        self.shared.state.lock().last_words.extend(rows);
+        self.shared.changed.notify_all();
+    }
+
+    /// Marks that no more rows will be handed over.
+    pub(crate) fn finished(&self) {
+        self.shared.state.lock().finished = true;
+        self.shared.changed.notify_all();
+    }
+
+    /// Handles the end of the connection.
+    pub(crate) fn closed(&mut self, error: Option<&io::Error>) -> Vec<String> {
+        let after_bye = {
+            let mut state = self.shared.state.lock();
+            let after_bye = state.place == Place::Closed;
+            state.close();
+            after_bye
+        };
+        self.shared.changed.notify_all();
+        if after_bye {
+            return Vec::new();
+        }
+        let text = match error {
+            Some(error) => format!("lost the connection to the server: {error}"),
+            None => "the server closed the connection".to_owned(),
+        };
+        self.local(&[render::error(&text)])
+    }
+}

@@ -1,0 +1,382 @@
+//! The interactive session, used when stdin is a terminal; the only module
+//! that touches rustyline. The main thread edits lines and sends them; the
+//! socket reader feeds an unbounded channel drained by the printer thread,
+//! which prints above the prompt at once, so incoming lines never wait for
+//! the user and never disturb the half-typed line.
+//!
+//! Keys: Enter sends, Tab completes, Ctrl-C clears the line (a second one
+//! on an empty line quits), Ctrl-D on an empty line quits. A paste with
+//! several lines sends each line; only its first line may be a command.
+
+mod helper;
+mod printer;
+
+use std::io::{self, Write as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use crossbeam_channel::{Sender, unbounded};
+use rustyline::Editor;
+use rustyline::config::{ColorMode, CompletionType, Config};
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+
+use crate::connection::{Connection, Incoming};
+use crate::feed::{self, Feed, Options, Shared};
+use crate::input;
+use crate::layout::{self, Line};
+use crate::pipe::exit_status;
+use crate::render;
+use crate::state::Place;
+
+use self::helper::{ChatHelper, PromptWatch};
+use self::printer::Output;
+
+/// How long to wait for `BYE` after asking to leave.
+const BYE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long to wait for the printer's last rows once the connection is over.
+const LAST_WORDS_TIMEOUT: Duration = Duration::from_secs(2);
+const MAX_HISTORY: usize = 1000;
+/// How often the reader pokes the session loop once the connection is gone.
+const POKE_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Runs the interactive session to the end; returns the exit status.
+///
+/// # Errors
+///
+/// The terminal or the connection fails.
+pub(crate) fn run(
+    connection: Connection,
+    options: Options,
+    name: Option<String>,
+    history: Option<PathBuf>,
+) -> Result<u8> {
+    // The printer thread pokes the session loop with SIGINT once the
+    // connection is gone. Inside readline, rustyline's handler turns that
+    // into `Interrupted`; outside it, this flag handler keeps the default
+    // action (exit) from killing us before history is saved.
+    signal_hook::flag::register(
+        signal_hook::consts::SIGINT,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .context("cannot install the SIGINT handler")?;
+
+    let shared = Shared::new();
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .auto_add_history(false)
+        .max_history_size(MAX_HISTORY)
+        .context("bad history size")?
+        // Forced, so the helper sees every repaint; it adds colour only
+        // when colours are wanted.
+        .color_mode(ColorMode::Forced)
+        .build();
+    let mut editor: Editor<ChatHelper, FileHistory> =
+        Editor::with_config(config).context("cannot set up the line editor")?;
+    let watch = PromptWatch::new(shared.clone());
+    editor.set_helper(Some(ChatHelper::new(watch.clone(), options.colour)));
+
+    let (rows, rows_rx) = unbounded();
+    if let Some(path) = &history {
+        match editor.load_history(path) {
+            Ok(()) => {}
+            Err(ReadlineError::Io(error)) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => {
+                let _ = rows.send(feed::rows(
+                    options,
+                    &[render::error(&format!(
+                        "cannot read the history file {}: {error}",
+                        path.display()
+                    ))],
+                ));
+            }
+        }
+    }
+    let output = match editor.create_external_printer() {
+        Ok(printer) => Output::Terminal(Box::new(printer)),
+        Err(_) => Output::Stdout,
+    };
+    let erase = matches!(output, Output::Terminal(_));
+
+    thread::Builder::new()
+        .name("chinwag-printer".to_owned())
+        .spawn(move || printer::run(&rows_rx, output, &watch))
+        .context("cannot start the printer thread")?;
+    connection.spawn_reader(feeder(Feed::new(shared.clone(), options), rows.clone()))?;
+
+    let mut session = Session {
+        editor,
+        connection,
+        shared,
+        rows,
+        options,
+        erase,
+    };
+    if let Some(name) = name {
+        session.send_lines(&[name]);
+    }
+    let status = session.edit_loop();
+    if let Some(path) = &history {
+        save_history(&mut session.editor, path);
+    }
+    status
+}
+
+/// What the reader thread does with each server line: update the state and
+/// render it at once (so the state never waits for the terminal), then
+/// queue the rows for the printer. The rows about the end of the
+/// connection are kept for the session loop, which prints them once the
+/// editor has let go of the terminal; then the reader keeps poking the
+/// session loop with SIGINT (which it treats as "look at the state") in
+/// case the first poke came between two `readline` calls.
+fn feeder(mut feed: Feed, rows: Sender<Vec<String>>) -> impl FnMut(Incoming) + Send + 'static {
+    move |incoming| match incoming {
+        Incoming::Line(text) => {
+            let batch = feed.line(&text);
+            if feed.is_closed() {
+                feed.hand_over(batch);
+            } else {
+                let _ = rows.send(batch);
+            }
+        }
+        Incoming::Closed(error) => {
+            let batch = feed.closed(error.as_ref());
+            feed.hand_over(batch);
+            feed.finished();
+            loop {
+                let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
+                thread::sleep(POKE_INTERVAL);
+            }
+        }
+    }
+}
+
+struct Session {
+    editor: Editor<ChatHelper, FileHistory>,
+    connection: Connection,
+    shared: Arc<Shared>,
+    /// Rows for the printer thread.
+    rows: Sender<Vec<String>>,
+    options: Options,
+    /// Stdout is the terminal rustyline draws on, so stale rows can be erased.
+    erase: bool,
+}
+
+impl Session {
+    fn helper(&self) -> &ChatHelper {
+        // The helper is set in `run` before the session exists and never
+        // removed.
+        self.editor.helper().expect("the helper is set")
+    }
+
+    fn notice(&self, line: Line) {
+        let _ = self.rows.send(feed::rows(self.options, &[line]));
+    }
+
+    fn edit_loop(&mut self) -> Result<u8> {
+        let mut restore: Option<(String, usize)> = None;
+        let mut ctrl_c_armed = false;
+        loop {
+            let prompt = {
+                let state = self.shared.state.lock();
+                if state.place == Place::Closed {
+                    drop(state);
+                    return Ok(self.finish());
+                }
+                state.prompt()
+            };
+            let (line, pos) = restore.take().unwrap_or_default();
+            self.helper().showing(&prompt, &line, pos);
+            let result = if line.is_empty() {
+                self.editor.readline(&prompt)
+            } else {
+                let (left, right) = line.split_at(pos.min(line.len()));
+                self.editor.readline_with_initial(&prompt, (left, right))
+            };
+            match result {
+                Ok(text) => {
+                    ctrl_c_armed = false;
+                    if !text.trim().is_empty() {
+                        let _ = self.editor.add_history_entry(text.as_str());
+                    }
+                    self.send_lines(&input::split_typed(&text));
+                }
+                Err(ReadlineError::Interrupted) => {
+                    let (line, pos) = self.helper().last_line();
+                    let watcher = self.helper().take_refresh_request();
+                    let stale = self.shared.state.lock().prompt() != prompt;
+                    if watcher || stale {
+                        // Not the user: the prompt changed. Reopen the editor
+                        // with the new prompt in place of the old row.
+                        self.erase_rows(&prompt, &line);
+                        restore = Some((line, pos));
+                        continue;
+                    }
+                    if line.is_empty() && ctrl_c_armed {
+                        return Ok(self.leave());
+                    }
+                    if line.is_empty() {
+                        self.notice(render::notice(
+                            "press Ctrl-C again to quit (or Ctrl-D, or type /exit)",
+                        ));
+                    }
+                    ctrl_c_armed = true;
+                }
+                Err(ReadlineError::Eof) => return Ok(self.leave()),
+                Err(error) => return Err(error).context("cannot read from the terminal"),
+            }
+        }
+    }
+
+    /// Sends typed lines, checking names locally while naming.
+    fn send_lines(&mut self, lines: &[String]) {
+        for line in lines {
+            let leaving = {
+                let mut state = self.shared.state.lock();
+                if state.place == Place::Naming && !input::is_naming_command(line) {
+                    if let Some(problem) = input::name_problem(line) {
+                        drop(state);
+                        self.notice(render::error(&problem));
+                        continue;
+                    }
+                    state.trying_name(line);
+                }
+                if input::is_exit_in(line, &state.place) {
+                    state.leaving = true;
+                }
+                state.leaving
+            };
+            if let Err(error) = self.connection.send(line) {
+                self.notice(render::error(&format!("cannot send: {error}")));
+                self.connection.close();
+                return;
+            }
+            if leaving {
+                self.wait_for_bye();
+                return;
+            }
+        }
+    }
+
+    /// Ctrl-D, or a second Ctrl-C: ask the server to close, then finish.
+    fn leave(&mut self) -> u8 {
+        self.shared.state.lock().leaving = true;
+        if self.connection.send("/quit").is_ok() {
+            self.wait_for_bye();
+        }
+        self.finish()
+    }
+
+    fn wait_for_bye(&self) {
+        let deadline = Instant::now() + BYE_TIMEOUT;
+        let mut state = self.shared.state.lock();
+        while state.place != Place::Closed {
+            if self
+                .shared
+                .changed
+                .wait_until(&mut state, deadline)
+                .timed_out()
+            {
+                drop(state);
+                // The server did not answer: stop waiting for it.
+                self.connection.close();
+                return;
+            }
+        }
+    }
+
+    /// Prints the last rows about the connection and picks the exit status.
+    fn finish(&mut self) -> u8 {
+        let deadline = Instant::now() + LAST_WORDS_TIMEOUT;
+        let mut state = self.shared.state.lock();
+        while !state.finished {
+            if self
+                .shared
+                .changed
+                .wait_until(&mut state, deadline)
+                .timed_out()
+            {
+                break;
+            }
+        }
+        let mut out = io::stdout().lock();
+        for row in state.last_words.drain(..) {
+            let _ = writeln!(out, "{row}");
+        }
+        let _ = out.flush();
+        exit_status(&state)
+    }
+
+    /// Erases the rows of an interrupted `readline` (prompt plus line); the
+    /// cursor is on the row below them.
+    fn erase_rows(&mut self, prompt: &str, line: &str) {
+        if !self.erase {
+            return;
+        }
+        let Some((columns, _)) = self.editor.dimensions() else {
+            return;
+        };
+        let rows = rows_used(&format!("{prompt}{line}"), usize::from(columns));
+        let mut out = io::stdout().lock();
+        let _ = write!(out, "\x1b[{rows}A\r\x1b[J");
+        let _ = out.flush();
+    }
+}
+
+/// How many rows up the start of `text` is once it has been printed at the
+/// left edge of a `columns`-wide terminal followed by a newline (rustyline
+/// wraps a row that is exactly full).
+fn rows_used(text: &str, columns: usize) -> usize {
+    let columns = columns.max(1);
+    let mut row = 0;
+    let mut column = 0;
+    for c in text.chars() {
+        if c == '\n' {
+            row += 1;
+            column = 0;
+            continue;
+        }
+        let w = layout::width(c.encode_utf8(&mut [0; 4]));
+        column += w;
+        if column > columns {
+            row += 1;
+            column = w;
+        }
+    }
+    if column == columns {
+        row += 1;
+    }
+    row + 1
+}
+
+fn save_history(editor: &mut Editor<ChatHelper, FileHistory>, path: &PathBuf) {
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    if let Err(error) = editor.append_history(path) {
+        eprintln!(
+            "chinwag: cannot save the history to {}: {error}",
+            path.display()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rows_used;
+
+    #[test]
+    fn rows_used_matches_rustyline_wrapping() {
+        assert_eq!(rows_used("menu> hi", 80), 1);
+        assert_eq!(rows_used(&"x".repeat(79), 80), 1);
+        assert_eq!(rows_used(&"x".repeat(80), 80), 2);
+        assert_eq!(rows_used(&"x".repeat(81), 80), 2);
+        assert_eq!(rows_used("a\nb", 80), 2);
+        assert_eq!(rows_used(&"日".repeat(40), 80), 2);
+        assert_eq!(rows_used(&"日".repeat(41), 80), 2);
+    }
+}

@@ -1,0 +1,297 @@
+//! Where the user is (naming, menu, chat, room) and which names the client
+//! has seen, tracked only from the server's lines. The prompt and tab
+//! completion read it; the thread that reads the socket is its only writer.
+
+use std::collections::BTreeMap;
+
+use common::{ErrorCode, OkReply, ServerLine, UserState, fold};
+
+/// Where this connection is, as the server last told us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// Connected, no name accepted yet.
+    Naming,
+    /// At the menu (available).
+    Menu,
+    /// In a one-to-one chat with this partner.
+    Chat(String),
+    /// In this room.
+    Room(String),
+    /// The server said `BYE` or the connection closed.
+    Closed,
+}
+
+/// Everything the client knows about its session.
+#[derive(Debug, Clone)]
+pub(crate) struct State {
+    pub(crate) place: Place,
+    /// Our accepted name.
+    pub(crate) me: Option<String>,
+    /// The last name we asked for while naming, to explain a refusal.
+    pub(crate) tried_name: Option<String>,
+    /// We asked to leave (`/exit`, `/quit`, Ctrl-D), so `BYE` is expected.
+    pub(crate) leaving: bool,
+    /// The server said `BYE`.
+    pub(crate) saw_bye: bool,
+    /// The server refused the last name we tried.
+    pub(crate) refused_name: bool,
+    /// Rows about the end of the connection, printed by whoever exits.
+    pub(crate) last_words: Vec<String>,
+    /// The connection is over and every row about it is in `last_words`.
+    pub(crate) finished: bool,
+    /// Users who asked us to chat and are still waiting, as shown.
+    pub(crate) requests: Vec<String>,
+    /// The user our own request is waiting on.
+    pub(crate) outgoing: Option<String>,
+    /// Users seen in `/list` and events: folded name → shown name.
+    users: BTreeMap<String, String>,
+    /// Rooms seen in `/rooms`, `/list` and events: folded → shown.
+    rooms: BTreeMap<String, String>,
+    /// `/list` rows arriving before their `OK list`, to replace `users`.
+    fresh_users: Option<BTreeMap<String, String>>,
+    /// `/rooms` rows arriving before their `OK rooms`, to replace `rooms`.
+    fresh_rooms: Option<BTreeMap<String, String>>,
+}
+
+impl State {
+    pub(crate) fn new() -> State {
+        State {
+            place: Place::Naming,
+            me: None,
+            tried_name: None,
+            leaving: false,
+            saw_bye: false,
+            refused_name: false,
+            last_words: Vec::new(),
+            finished: false,
+            requests: Vec::new(),
+            outgoing: None,
+            users: BTreeMap::new(),
+            rooms: BTreeMap::new(),
+            fresh_users: None,
+            fresh_rooms: None,
+        }
+    }
+
+    /// The prompt for the current place, without styling.
+    pub(crate) fn prompt(&self) -> String {
+        match &self.place {
+            Place::Naming => "name> ".to_owned(),
+            Place::Menu => "menu> ".to_owned(),
+            Place::Chat(partner) => format!("chat:{partner}> "),
+            Place::Room(room) => format!("#{room}> "),
+            Place::Closed => "closed> ".to_owned(),
+        }
+    }
+
+    /// Known user names, as shown, sorted case-insensitively.
+    pub(crate) fn users(&self) -> impl Iterator<Item = &str> {
+        self.users.values().map(String::as_str)
+    }
+
+    /// Known room names, as shown, sorted case-insensitively.
+    pub(crate) fn rooms(&self) -> impl Iterator<Item = &str> {
+        self.rooms.values().map(String::as_str)
+    }
+
+    /// Records a name we are about to send while naming.
+    pub(crate) fn trying_name(&mut self, name: &str) {
+        self.tried_name = Some(name.to_owned());
+        self.refused_name = false;
+    }
+
+    fn see_user(&mut self, name: &str) {
+        if let Some(fresh) = &mut self.fresh_users {
+            fresh.insert(fold(name), name.to_owned());
+        }
+        self.users.insert(fold(name), name.to_owned());
+    }
+
+    fn see_room(&mut self, room: &str) {
+        if let Some(fresh) = &mut self.fresh_rooms {
+            fresh.insert(fold(room), room.to_owned());
+        }
+        self.rooms.insert(fold(room), room.to_owned());
+    }
+
+    fn forget_request(&mut self, name: &str) {
+        self.requests.retain(|r| !r.eq_ignore_ascii_case(name));
+    }
+
+    /// Updates the state from one server line. Call it before rendering
+    /// the line, so the prompt changes together with the notice.
+    pub(crate) fn apply(&mut self, line: &ServerLine) {
+        match line {
+            ServerLine::Hello(_) => self.place = Place::Naming,
+            ServerLine::Welcome(name) => {
+                self.me = Some(name.to_string());
+                self.place = Place::Menu;
+                self.see_user(name);
+            }
+            ServerLine::Info(_) => {}
+            ServerLine::Ok(reply) => self.apply_ok(reply),
+            ServerLine::Err(code, _) => {
+                if self.me.is_none()
+                    && matches!(code, ErrorCode::NameTaken | ErrorCode::NameInvalid)
+                {
+                    self.refused_name = true;
+                }
+            }
+            ServerLine::User(name, user_state) => {
+                self.fresh_users.get_or_insert_with(BTreeMap::new);
+                self.see_user(name);
+                match user_state {
+                    UserState::Available => {}
+                    UserState::Chatting(peer) => self.see_user(peer),
+                    UserState::Room(room) => self.see_room(room),
+                }
+            }
+            ServerLine::RoomInfo(room, _) => {
+                self.fresh_rooms.get_or_insert_with(BTreeMap::new);
+                self.see_room(room);
+            }
+            ServerLine::Request(from) => {
+                self.see_user(from);
+                self.forget_request(from);
+                self.requests.push(from.to_string());
+            }
+            ServerLine::Cancelled(from, _) => self.forget_request(from),
+            ServerLine::Declined(name, _) => {
+                if self
+                    .outgoing
+                    .as_deref()
+                    .is_some_and(|o| o.eq_ignore_ascii_case(name))
+                {
+                    self.outgoing = None;
+                }
+            }
+            ServerLine::Chat(partner) => {
+                self.see_user(partner);
+                self.place = Place::Chat(partner.to_string());
+                self.requests.clear();
+                self.outgoing = None;
+            }
+            ServerLine::Msg(from, _) => self.see_user(from),
+            ServerLine::Ended(..) => self.place = Place::Menu,
+            ServerLine::Joined(room, name) | ServerLine::Parted(room, name, _) => {
+                self.see_room(room);
+                self.see_user(name);
+            }
+            ServerLine::Room(room, from, _) => {
+                self.see_room(room);
+                self.see_user(from);
+            }
+            ServerLine::Bye(_) => {
+                self.place = Place::Closed;
+                self.saw_bye = true;
+            }
+        }
+    }
+
+    fn apply_ok(&mut self, reply: &OkReply) {
+        match reply {
+            OkReply::Help | OkReply::Ping(_) => {}
+            OkReply::List(_) => {
+                // The list is a snapshot: names not in it have left.
+                let mut fresh = self.fresh_users.take().unwrap_or_default();
+                if let Some(me) = &self.me {
+                    fresh.insert(fold(me), me.clone());
+                }
+                self.users = fresh;
+            }
+            OkReply::Rooms(_) => self.rooms = self.fresh_rooms.take().unwrap_or_default(),
+            OkReply::Chat(name) => {
+                // When `name` had already asked us, `CHAT` came first and
+                // the chat has started: there is nothing outstanding.
+                if !matches!(self.place, Place::Chat(_)) {
+                    self.see_user(name);
+                    self.outgoing = Some(name.to_string());
+                }
+            }
+            OkReply::Accept(name) | OkReply::Decline(name) => self.forget_request(name),
+            OkReply::Cancel(_) => self.outgoing = None,
+            OkReply::LeaveChat(_) | OkReply::LeaveRoom(_) => self.place = Place::Menu,
+            OkReply::Join(room, _) => {
+                self.see_room(room);
+                self.place = Place::Room(room.to_string());
+                self.requests.clear();
+                self.outgoing = None;
+            }
+        }
+    }
+
+    /// The connection is gone without a `BYE`.
+    pub(crate) fn close(&mut self) {
+        self.place = Place::Closed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(state: &mut State, lines: &[&str]) {
+        for line in lines {
+            state.apply(&ServerLine::parse(line).unwrap());
+        }
+    }
+
+    #[test]
+    fn prompt_follows_the_server() {
+        let mut state = State::new();
+        assert_eq!(state.prompt(), "name> ");
+        feed(&mut state, &["HELLO chinwag/1 pick", "WELCOME Alice"]);
+        assert_eq!(state.prompt(), "menu> ");
+        feed(&mut state, &["REQUEST Bob", "CHAT Bob", "OK accept Bob"]);
+        assert_eq!(state.prompt(), "chat:Bob> ");
+        assert!(state.requests.is_empty());
+        feed(&mut state, &["ENDED Bob left"]);
+        assert_eq!(state.prompt(), "menu> ");
+        feed(&mut state, &["OK join Lobby 3"]);
+        assert_eq!(state.prompt(), "#Lobby> ");
+        feed(&mut state, &["OK leave room Lobby"]);
+        assert_eq!(state.prompt(), "menu> ");
+        feed(&mut state, &["BYE"]);
+        assert_eq!(state.place, Place::Closed);
+    }
+
+    #[test]
+    fn requests_and_outgoing_are_tracked() {
+        let mut state = State::new();
+        feed(
+            &mut state,
+            &["WELCOME a", "REQUEST b", "REQUEST c", "REQUEST B"],
+        );
+        assert_eq!(state.requests, ["c", "B"]);
+        feed(&mut state, &["CANCELLED c busy", "OK chat d"]);
+        assert_eq!(state.requests, ["B"]);
+        assert_eq!(state.outgoing.as_deref(), Some("d"));
+        feed(&mut state, &["DECLINED D declined"]);
+        assert_eq!(state.outgoing, None);
+        // A mutual request: CHAT comes before OK chat.
+        feed(&mut state, &["CHAT B", "OK chat B"]);
+        assert_eq!(state.outgoing, None);
+    }
+
+    #[test]
+    fn list_replaces_known_users_and_rooms() {
+        let mut state = State::new();
+        feed(&mut state, &["WELCOME me", "MSG ghost hi", "JOINED r1 x"]);
+        assert_eq!(state.users().collect::<Vec<_>>(), ["ghost", "me", "x"]);
+        feed(
+            &mut state,
+            &[
+                "USER Bob chatting carol",
+                "REQUEST zed",
+                "USER dave room Lobby",
+                "OK list 3",
+            ],
+        );
+        assert_eq!(
+            state.users().collect::<Vec<_>>(),
+            ["Bob", "carol", "dave", "me", "zed"]
+        );
+        feed(&mut state, &["ROOMINFO Lobby 1", "OK rooms 1"]);
+        assert_eq!(state.rooms().collect::<Vec<_>>(), ["Lobby"]);
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests for `chinwag`: the real binary against an in-process
+//! `chinwagd`, through a pipe and under a pseudo-terminal.
+
+mod harness;
+mod pipe;
+mod pty;

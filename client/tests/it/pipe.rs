@@ -1,0 +1,126 @@
+//! The scriptable mode: stdin and stdout are pipes.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::{Command, Output, Stdio};
+use std::thread;
+
+use crate::harness::{Peer, TIMEOUT, TestServer};
+
+/// Runs `chinwag --server ADDR ARGS…` with `input` on stdin; kills it and
+/// fails if it takes longer than the timeout.
+fn run(addr: SocketAddr, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chinwag"))
+        .arg("--server")
+        .arg(addr.to_string())
+        .args(args)
+        .env_remove("CHINWAG_NAME")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn chinwag");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).expect("write stdin");
+    drop(stdin);
+    let pid = child.id();
+    let (done_tx, done) = crossbeam_channel::bounded(1);
+    thread::spawn(move || {
+        let _ = done_tx.send(child.wait_with_output());
+    });
+    match done.recv_timeout(TIMEOUT) {
+        Ok(output) => output.expect("wait"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("chinwag did not finish within {TIMEOUT:?} (input {input:?})");
+        }
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn assert_contains(output: &Output, needles: &[&str]) {
+    let text = stdout(output);
+    for needle in needles {
+        assert!(
+            text.contains(needle),
+            "stdout lacks {needle:?}:\n{text}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_script_lists_users_and_exits_zero_after_bye() {
+    let server = TestServer::start();
+    let _bob = Peer::join(server.addr(), "bob");
+    let output = run(server.addr(), &[], "alice\n/list\n/exit\n");
+    assert_contains(
+        &output,
+        &[
+            "-!- welcome, alice!",
+            "-!- 2 users online:",
+            "-!-   alice (you)  available",
+            "-!-   bob          available",
+            "-!- disconnected. bye!",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    // No colours into a pipe, and every line stamped.
+    let text = stdout(&output);
+    assert!(!text.contains('\u{1b}'));
+    for line in text.lines() {
+        let (stamp, _) = line.split_at(6);
+        assert!(
+            stamp.as_bytes()[2] == b':' && stamp.ends_with(' '),
+            "{line:?}"
+        );
+    }
+}
+
+#[test]
+fn end_of_input_waits_for_every_outstanding_reply() {
+    let server = TestServer::start();
+    let output = run(
+        server.addr(),
+        &[],
+        "carol\n/list\n/rooms\n/join lobby\n/ping last\n",
+    );
+    assert_contains(
+        &output,
+        &[
+            "-!- 1 user online:",
+            "-!- no rooms yet",
+            "-!- you joined #lobby",
+            "-!- pong last",
+            "-!- disconnected. bye!",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn raw_prints_the_protocol_lines() {
+    let server = TestServer::start();
+    let output = run(server.addr(), &["--raw"], "dave\n/ping tok\n");
+    assert_contains(
+        &output,
+        &["HELLO chinwag/1", "WELCOME dave", "OK ping tok", "BYE"],
+    );
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn a_taken_name_is_explained_and_fails() {
+    let server = TestServer::start();
+    let _bob = Peer::join(server.addr(), "Bob");
+    let output = run(server.addr(), &["--name", "bob"], "/list\n");
+    assert_contains(
+        &output,
+        &["the name bob is taken; if it was yours, the old session is freed within about 90 s"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+}

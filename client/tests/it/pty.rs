@@ -1,0 +1,291 @@
+//! The interactive mode under a pseudo-terminal (expectrl): incoming lines
+//! appear at once above a half-typed line, which survives; the prompt
+//! follows the server; history, completion, paste and Ctrl-C/Ctrl-D.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use expectrl::process::unix::{PtyStream, UnixProcess, WaitStatus};
+use expectrl::stream::log::LogStream;
+use expectrl::{ControlCode, Eof, Expect as _, Session};
+
+use crate::harness::{Peer, TIMEOUT, TestServer, scratch_dir};
+
+/// Everything read from and written to the terminal, for failure reports.
+#[derive(Clone, Default)]
+struct Transcript(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Transcript {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("transcript").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `chinwag` running in a 120×40 pseudo-terminal (the client may draw its
+/// first lines at 80 columns, before the size is set: needles must be
+/// short enough not to wrap at 80).
+struct Term {
+    session: Session<UnixProcess, LogStream<PtyStream, Transcript>>,
+    transcript: Transcript,
+}
+
+impl Term {
+    fn spawn(server: &TestServer, args: &[&str], history: &Path) -> Term {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chinwag"));
+        command
+            .arg("--server")
+            .arg(server.addr().to_string())
+            .arg("--history")
+            .arg(history)
+            .arg("--no-color")
+            .args(args)
+            .env("TERM", "xterm-256color")
+            .env_remove("CHINWAG_NAME")
+            .env_remove("NO_COLOR");
+        let mut session = Session::spawn(command).expect("spawn chinwag in a pty");
+        session
+            .get_process_mut()
+            .set_window_size(120, 40)
+            .expect("window size");
+        let transcript = Transcript::default();
+        let mut session = expectrl::session::log(session, transcript.clone()).expect("log");
+        session.set_expect_timeout(Some(TIMEOUT));
+        Term {
+            session,
+            transcript,
+        }
+    }
+
+    fn fail(&self, what: &str) -> ! {
+        let bytes = self.transcript.0.lock().expect("transcript").clone();
+        panic!(
+            "{what}; terminal transcript:\n{}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+
+    /// Waits until the terminal has shown `text`.
+    fn expect(&mut self, text: &str) {
+        if let Err(error) = self.session.expect(text) {
+            self.fail(&format!("waiting for {text:?}: {error}"));
+        }
+    }
+
+    /// Waits until `prompt` is drawn with an empty line after it, which
+    /// only happens inside the line editor. Keys meant for the editor
+    /// (Ctrl-C, Ctrl-D) must wait for it: between two lines the terminal is
+    /// briefly in cooked mode, and the tty driver would take them.
+    fn expect_empty_prompt(&mut self, prompt: &str) {
+        self.expect(&format!("{prompt}\r\u{1b}[{}C", prompt.len()));
+    }
+
+    fn send(&mut self, keys: &str) {
+        if let Err(error) = self.session.send(keys) {
+            self.fail(&format!("sending {keys:?}: {error}"));
+        }
+    }
+
+    fn control(&mut self, code: ControlCode) {
+        if let Err(error) = self.session.send(code) {
+            self.fail(&format!("sending {code:?}: {error}"));
+        }
+    }
+
+    /// Waits for the client to exit; returns its exit code.
+    fn exit_code(&mut self) -> i32 {
+        if let Err(error) = self.session.expect(Eof) {
+            self.fail(&format!("waiting for the client to exit: {error}"));
+        }
+        match self.session.get_process().wait() {
+            Ok(WaitStatus::Exited(_, code)) => code,
+            other => self.fail(&format!("unexpected exit {other:?}")),
+        }
+    }
+}
+
+#[test]
+fn an_incoming_request_appears_while_typing_and_the_line_survives() {
+    let server = TestServer::start();
+    let dir = scratch_dir("request");
+    let mut alice = Term::spawn(&server, &["--name", "alice"], &dir.join("history"));
+    alice.expect("menu> ");
+    alice.send("/acc");
+    alice.expect("/acc");
+
+    let mut bob = Peer::join(server.addr(), "bob");
+    bob.send("/chat alice");
+    bob.expect("OK chat alice");
+
+    // The notice is printed at once, then the prompt and the partial line
+    // are drawn again below it.
+    alice.expect("bob wants to chat: type /accept bob or /decline bob");
+    alice.expect("menu> /acc");
+    alice.send("ept bob\r");
+    bob.expect("CHAT alice");
+    alice.expect("you are now chatting with bob");
+    alice.expect("chat:bob> ");
+
+    alice.send("hello bob\r");
+    bob.expect("MSG alice hello bob");
+    bob.send("hi alice");
+    alice.expect("bob: hi alice");
+    alice.expect_empty_prompt("chat:bob> ");
+
+    alice.control(ControlCode::EndOfTransmission);
+    assert_eq!(alice.exit_code(), 0);
+    bob.expect("ENDED alice disconnected");
+}
+
+#[test]
+fn the_prompt_changes_under_a_half_typed_line() {
+    let server = TestServer::start();
+    let dir = scratch_dir("prompt");
+    let mut bob = Peer::join(server.addr(), "bob");
+    let mut alice = Term::spawn(&server, &["--name", "alice"], &dir.join("history"));
+    alice.expect("menu> ");
+    alice.send("/chat bob\r");
+    bob.expect("REQUEST alice");
+    alice.expect("asked bob to chat");
+    alice.send("half");
+    alice.expect("half");
+
+    bob.send("/accept alice");
+    alice.expect("you are now chatting with bob");
+    alice.expect("chat:bob> half");
+    alice.send(" done\r");
+    bob.expect("MSG alice half done");
+
+    alice.send("/exit\r");
+    alice.expect("disconnected. bye!");
+    assert_eq!(alice.exit_code(), 0);
+}
+
+#[test]
+fn history_survives_a_restart() {
+    let server = TestServer::start();
+    let dir = scratch_dir("history");
+    let history = dir.join("sub").join("history");
+    let mut first = Term::spawn(&server, &["--name", "hal"], &history);
+    first.expect("menu> ");
+    first.send("/ping remember-me\r");
+    first.expect("pong remember-me");
+    first.expect_empty_prompt("menu> ");
+    first.control(ControlCode::EndOfTransmission);
+    assert_eq!(first.exit_code(), 0);
+    let saved = std::fs::read_to_string(&history).expect("history file");
+    assert!(saved.contains("/ping remember-me"), "{saved:?}");
+
+    let mut second = Term::spawn(&server, &["--name", "hal"], &history);
+    second.expect("menu> ");
+    second.send("\x1b[A");
+    second.expect("/ping remember-me");
+    second.send("\r");
+    second.expect("pong remember-me");
+    second.expect_empty_prompt("menu> ");
+    second.control(ControlCode::EndOfTransmission);
+    assert_eq!(second.exit_code(), 0);
+}
+
+#[test]
+fn tab_completes_a_user_name() {
+    let server = TestServer::start();
+    let dir = scratch_dir("tab");
+    let mut bobby = Peer::join(server.addr(), "Bobby");
+    let mut alice = Term::spawn(&server, &["--name", "alice"], &dir.join("history"));
+    alice.expect("menu> ");
+    alice.send("/list\r");
+    alice.expect("2 users online:");
+    alice.send("/chat bo\t");
+    alice.expect("/chat Bobby");
+    alice.send("\r");
+    bobby.expect("REQUEST alice");
+    alice.expect("asked Bobby to chat");
+    alice.expect_empty_prompt("menu> ");
+    alice.control(ControlCode::EndOfTransmission);
+    assert_eq!(alice.exit_code(), 0);
+}
+
+#[test]
+fn a_paste_sends_each_line_and_never_runs_a_later_command() {
+    let server = TestServer::start();
+    let dir = scratch_dir("paste");
+    let mut bob = Peer::join(server.addr(), "bob");
+    let mut alice = Term::spawn(&server, &["--name", "alice"], &dir.join("history"));
+    alice.expect("menu> ");
+    alice.send("/join r\r");
+    alice.expect("#r> ");
+    bob.send("/join r");
+    bob.expect("OK join r 2");
+    alice.send("\x1b[200~line one\n/exit\nline three\x1b[201~\r");
+    bob.expect("ROOM r alice line one");
+    bob.expect("ROOM r alice /exit");
+    bob.expect("ROOM r alice line three");
+    alice.send("still here\r");
+    bob.expect("ROOM r alice still here");
+    alice.expect_empty_prompt("#r> ");
+    alice.control(ControlCode::EndOfTransmission);
+    assert_eq!(alice.exit_code(), 0);
+}
+
+#[test]
+fn ctrl_c_clears_the_line_and_a_second_one_quits() {
+    let server = TestServer::start();
+    let dir = scratch_dir("ctrlc");
+    let mut alice = Term::spawn(&server, &["--name", "alice"], &dir.join("history"));
+    // Type only once the greeting is over, so that the next prompt seen
+    // is the one drawn after Ctrl-C (rustyline drops keys typed ahead of
+    // a Ctrl-C).
+    alice.expect("-i- while chatting");
+    alice.send("junk");
+    alice.expect("junk");
+    alice.control(ControlCode::EndOfText);
+    alice.expect_empty_prompt("menu> ");
+    alice.send("/ping after\r");
+    alice.expect("pong after");
+    alice.expect_empty_prompt("menu> ");
+    alice.control(ControlCode::EndOfText);
+    alice.expect("press Ctrl-C again to quit");
+    alice.expect_empty_prompt("menu> ");
+    alice.control(ControlCode::EndOfText);
+    assert_eq!(alice.exit_code(), 0);
+}
+
+#[test]
+fn a_vanished_server_is_reported_and_the_exit_is_non_zero() {
+    let mut server = TestServer::start();
+    let dir = scratch_dir("vanish");
+    let mut alice = Term::spawn(&server, &["--name", "alice"], &dir.join("history"));
+    alice.expect("menu> ");
+    alice.send("half typed");
+    alice.expect("half typed");
+    server.stop();
+    alice.expect("the server closed the connection");
+    assert_eq!(alice.exit_code(), 1);
+}
+
+#[test]
+fn a_bad_name_is_explained_and_asked_again() {
+    let server = TestServer::start();
+    let dir = scratch_dir("name");
+    let _taken = Peer::join(server.addr(), "Alice");
+    let mut term = Term::spawn(&server, &[], &dir.join("history"));
+    term.expect("name> ");
+    term.send("al ice\r");
+    term.expect("cannot be a name: a name uses only letters");
+    term.send("alice\r");
+    term.expect(
+        "the name alice is taken; if it was yours, the old session is freed within about 90 s",
+    );
+    term.send("alice2\r");
+    term.expect("welcome, alice2!");
+    term.expect("menu> ");
+    term.send("/exit\r");
+    assert_eq!(term.exit_code(), 0);
+}
