@@ -18,10 +18,12 @@ use crate::hub::{ConnId, Outcome, Targets};
 use crate::outbox::{Item, Outbox, QueueLimits};
 use crate::server::Shared;
 
-/// Read buffer of a quiet connection: one page, on the thread's stack.
-const SMALL_READ_BYTES: usize = 4 * 1024;
-/// Read buffer while a client streams (a read filled the small one): on the
-/// heap, and freed when the client is quiet again, so idle users keep none.
+/// Read buffer of a quiet connection, on the heap. Small on purpose: one
+/// typed line fits, and keeping it off the stack keeps an idle
+/// connection's stack at two resident pages (see docs/performance.md).
+const SMALL_READ_BYTES: usize = 512;
+/// Read buffer while a client streams (a read filled the small one), and
+/// shrunk back when the client is quiet again.
 const LARGE_READ_BYTES: usize = 64 * 1024;
 /// Flush after this many lines even within one read: a 64 KiB read can
 /// hold thousands of lines, and holding all their output until the end of
@@ -101,8 +103,7 @@ impl Connection {
             .config
             .name_timeout
             .map(|timeout| Instant::now() + timeout);
-        let mut small_buffer = [0u8; SMALL_READ_BYTES];
-        let mut large_buffer: Vec<u8> = Vec::new();
+        let mut buffer = vec![0u8; SMALL_READ_BYTES];
         loop {
             if let (None, Some(deadline)) = (&self.name, deadline) {
                 let now = Instant::now();
@@ -114,12 +115,7 @@ impl Connection {
                 // trickling bytes does not extend it.
                 let _ = self.outbox.stream().set_read_timeout(Some(deadline - now));
             }
-            let buffer: &mut [u8] = if large_buffer.is_empty() {
-                &mut small_buffer
-            } else {
-                &mut large_buffer
-            };
-            let n_read = match self.outbox.stream().read(buffer) {
+            let n_read = match self.outbox.stream().read(&mut buffer) {
                 Ok(0) if self.outbox.is_dead() => return Ending::Abrupt("cut off"),
                 Ok(0) if self.shared.is_shutting_down() => return Ending::Graceful("shutdown"),
                 // The client may have only half-closed (`nc -N`): it still
@@ -139,10 +135,10 @@ impl Connection {
             let filled = n_read == buffer.len();
             decoder.feed(&buffer[..n_read], |item| self.on_item(item));
             self.flush_dirty();
-            if filled && large_buffer.is_empty() {
-                large_buffer = vec![0; LARGE_READ_BYTES];
-            } else if !filled && n_read < SMALL_READ_BYTES && !large_buffer.is_empty() {
-                large_buffer = Vec::new();
+            if filled && buffer.len() < LARGE_READ_BYTES {
+                buffer = vec![0; LARGE_READ_BYTES];
+            } else if n_read < SMALL_READ_BYTES && buffer.len() > SMALL_READ_BYTES {
+                buffer = vec![0; SMALL_READ_BYTES];
             }
             if self.closing {
                 return Ending::Graceful("exit");
@@ -213,8 +209,8 @@ impl Connection {
     /// Queues lines for this connection that the hub did not produce.
     fn reply(&mut self, lines: &[ServerLine]) {
         let item = match lines {
-            [line] => Item::Line(line.clone()),
-            lines => Item::Reply(lines.to_vec()),
+            [line] => Item::Line(Box::new(line.clone())),
+            lines => Item::Reply(lines.into()),
         };
         queue(&mut self.dirty, &self.outbox, item);
     }
@@ -298,14 +294,18 @@ fn enqueue(outcome: &mut Outcome<Arc<Outbox>>, own: &Arc<Outbox>, dirty: &mut Ve
         0 => {}
         1 => {
             if let Some(line) = outcome.reply.pop() {
-                queue(dirty, own, Item::Line(line));
+                queue(dirty, own, Item::Line(Box::new(line)));
             }
         }
-        _ => queue(dirty, own, Item::Reply(std::mem::take(&mut outcome.reply))),
+        _ => queue(
+            dirty,
+            own,
+            Item::Reply(std::mem::take(&mut outcome.reply).into_boxed_slice()),
+        ),
     }
     for (targets, line) in outcome.events.drain(..) {
         match targets {
-            Targets::One(outbox) => queue(dirty, &outbox, Item::Line(line)),
+            Targets::One(outbox) => queue(dirty, &outbox, Item::Line(Box::new(line))),
             Targets::Many(outboxes) => {
                 let line = Arc::new(line);
                 for outbox in &outboxes {

@@ -34,17 +34,24 @@ const WRITER_STACK_BYTES: usize = 128 * 1024;
 /// as values and formatted by the writer straight into its batch buffer, so
 /// queueing (done under the hub lock, to keep every connection's output in
 /// the hub's order) formats nothing and performs no I/O.
+///
+/// Kept to three words: the queue's storage comes in blocks of 31 slots,
+/// one of which every connection keeps for as long as it lives, so each
+/// byte here costs 31 bytes per idle user (a `ServerLine` by value made it
+/// 2 KiB; see docs/performance.md).
 #[derive(Debug)]
 pub(crate) enum Item {
     /// One line for this connection only.
-    Line(ServerLine),
+    Line(Box<ServerLine>),
     /// One line for several recipients (a room message), shared.
     Shared(Arc<ServerLine>),
     /// A command's reply: several lines, one item.
-    Reply(Vec<ServerLine>),
+    Reply(Box<[ServerLine]>),
     /// Raw bytes (a telnet refusal).
     Raw([u8; 3]),
 }
+
+const _: () = assert!(std::mem::size_of::<Item>() <= 24);
 
 impl Item {
     /// The size charged against `--send-queue-bytes`: the line's text
