@@ -39,6 +39,17 @@ enum Ending {
     Abrupt(&'static str),
 }
 
+/// Something worth a log line, noted while handling a line and logged once
+/// the read is done: the log formatter is the deepest call a connection
+/// makes, and logging it from the top of the loop keeps the thread's stack
+/// within two resident pages (see ARCHITECTURE.md, "Memory per user").
+#[derive(Debug, Clone, Copy)]
+enum LogNote {
+    Named,
+    ChatStarted,
+    ChatEnded(&'static str),
+}
+
 pub(crate) struct Connection {
     id: ConnId,
     shared: Arc<Shared>,
@@ -51,6 +62,8 @@ pub(crate) struct Connection {
     outcome: Outcome<Arc<Outbox>>,
     /// The user's name once accepted, for the log.
     name: Option<common::Name>,
+    /// Log lines to write after the current read.
+    log_notes: Vec<LogNote>,
     closing: bool,
     departed: bool,
 }
@@ -76,6 +89,7 @@ pub(crate) fn serve(shared: Arc<Shared>, id: ConnId, stream: TcpStream, addr: So
         n_unflushed_lines: 0,
         outcome: Outcome::default(),
         name: None,
+        log_notes: Vec::new(),
         closing: false,
         departed: false,
     };
@@ -135,6 +149,7 @@ impl Connection {
             let filled = n_read == buffer.len();
             decoder.feed(&buffer[..n_read], |item| self.on_item(item));
             self.flush_dirty();
+            self.write_log();
             if filled && buffer.len() < LARGE_READ_BYTES {
                 buffer = vec![0; LARGE_READ_BYTES];
             } else if n_read < SMALL_READ_BYTES && buffer.len() > SMALL_READ_BYTES {
@@ -190,10 +205,10 @@ impl Connection {
         enqueue(&mut self.outcome, &self.outbox, &mut self.dirty);
         drop(hub);
         if let Some(name) = newly_named {
-            tracing::info!(conn = self.id, name = ?name.as_str(), "named");
             self.name = Some(name);
+            self.log_notes.push(LogNote::Named);
         }
-        self.log(&notes);
+        self.note(&notes);
         if notes.close {
             self.closing = true;
             self.outbox.seal();
@@ -251,8 +266,9 @@ impl Connection {
         }
         drop(hub);
         self.shared.registry.lock().remove(&self.id);
+        self.note(&notes);
+        self.write_log();
         tracing::info!(conn = self.id, name = ?self.shown_name(), reason, "disconnected");
-        self.log(&notes);
         self.flush_dirty();
         self.outbox.seal();
     }
@@ -339,14 +355,31 @@ impl Connection {
         self.name.as_ref().map_or("-", |name| name.as_str())
     }
 
-    /// Logs chats starting and ending. User-supplied text is logged with
-    /// `{:?}`, so nothing a user types reaches the operator's terminal raw.
-    fn log(&self, notes: &Notes) {
+    /// Notes chats starting and ending, for [`Connection::write_log`].
+    fn note(&mut self, notes: &Notes) {
         if notes.chat_started {
-            tracing::info!(conn = self.id, name = ?self.shown_name(), "chat started");
+            self.log_notes.push(LogNote::ChatStarted);
         }
         if let Some(reason) = notes.chat_ended {
-            tracing::info!(conn = self.id, name = ?self.shown_name(), reason, "chat ended");
+            self.log_notes.push(LogNote::ChatEnded(reason));
         }
+    }
+
+    /// Logs what was noted. User-supplied text is logged with `{:?}`, so
+    /// nothing a user types reaches the operator's terminal raw.
+    fn write_log(&mut self) {
+        let name = self.shown_name();
+        for note in &self.log_notes {
+            match *note {
+                LogNote::Named => tracing::info!(conn = self.id, name = ?name, "named"),
+                LogNote::ChatStarted => {
+                    tracing::info!(conn = self.id, name = ?name, "chat started");
+                }
+                LogNote::ChatEnded(reason) => {
+                    tracing::info!(conn = self.id, name = ?name, reason, "chat ended");
+                }
+            }
+        }
+        self.log_notes.clear();
     }
 }
