@@ -79,6 +79,11 @@ impl Feed {
     }
 
     /// Rows for lines the client says itself.
+    /// Whether protocol lines are shown unrendered (`--raw`).
+    pub(crate) fn is_raw(&self) -> bool {
+        self.options.raw
+    }
+
     pub(crate) fn local(&self, lines: &[Line]) -> Vec<String> {
         rows(self.options, lines)
     }

@@ -141,6 +141,14 @@ fn wait(
 fn show(feed: &mut Feed, incoming: Incoming, out: &mut impl io::Write) -> Result<bool> {
     let (rows, done) = match incoming {
         Incoming::Line(text) => (feed.line(&text), false),
+        Incoming::Closed(error) if feed.is_raw() => {
+            // With --raw, stdout carries protocol lines only; the client's
+            // own notice goes to stderr (the exit status says it too).
+            for row in feed.closed(error.as_ref()) {
+                eprintln!("{row}");
+            }
+            return Ok(true);
+        }
         Incoming::Closed(error) => (feed.closed(error.as_ref()), true),
     };
     for row in rows {

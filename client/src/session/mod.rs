@@ -14,7 +14,7 @@ mod printer;
 use std::io::{self, Write as _};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,7 @@ pub(crate) fn run(
         Arc::new(AtomicBool::new(false)),
     )
     .context("cannot install the SIGINT handler")?;
+    let hung_up = watch_hangup()?;
 
     let shared = Shared::new();
     let config = Config::builder()
@@ -115,6 +116,7 @@ pub(crate) fn run(
         rows,
         options,
         erase,
+        hung_up,
     };
     if let Some(name) = name {
         session.send_lines(&[name]);
@@ -124,6 +126,33 @@ pub(crate) fn run(
         save_history(&mut session.editor, path);
     }
     status
+}
+
+/// Turns SIGHUP (the terminal window closed, `tmux kill-session`) and
+/// SIGTERM into a clean leave, so history is saved and the server gets
+/// `/quit`, instead of the default death. A watcher thread sets the flag and
+/// pokes the edit loop with SIGINT; if the terminal is already gone,
+/// `readline` fails instead and the session ends through that path, which
+/// saves history too.
+fn watch_hangup() -> Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGHUP, SIGTERM};
+    let hung_up = Arc::new(AtomicBool::new(false));
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM])
+        .context("cannot install the SIGHUP and SIGTERM handlers")?;
+    let flag = Arc::clone(&hung_up);
+    thread::Builder::new()
+        .name("chinwag-signals".to_owned())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                flag.store(true, Ordering::Release);
+                loop {
+                    let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
+                    thread::sleep(POKE_INTERVAL);
+                }
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(hung_up)
 }
 
 /// What the reader thread does with each server line: update the state and
@@ -164,6 +193,8 @@ struct Session {
     options: Options,
     /// Stdout is the terminal rustyline draws on, so stale rows can be erased.
     erase: bool,
+    /// SIGHUP or SIGTERM arrived: leave as with Ctrl-D.
+    hung_up: Arc<AtomicBool>,
 }
 
 impl Session {
@@ -204,6 +235,9 @@ impl Session {
                         let _ = self.editor.add_history_entry(text.as_str());
                     }
                     self.send_lines(&input::split_typed(&text));
+                }
+                Err(ReadlineError::Interrupted) if self.hung_up.load(Ordering::Acquire) => {
+                    return Ok(self.leave());
                 }
                 Err(ReadlineError::Interrupted) => {
                     let (line, pos) = self.helper().last_line();

@@ -124,3 +124,32 @@ fn a_taken_name_is_explained_and_fails() {
     );
     assert_eq!(output.status.code(), Some(1));
 }
+
+#[test]
+fn raw_keeps_stdout_for_protocol_lines_when_the_connection_drops() {
+    use std::io::{BufRead as _, BufReader};
+    // A server that says hello, welcomes, and hangs up without a BYE.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let fake = thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut writer = stream;
+        writer.write_all(b"HELLO chinwag/1 hi\r\n").expect("hello");
+        let mut name = String::new();
+        reader.read_line(&mut name).expect("name");
+        writer.write_all(b"WELCOME erin\r\n").expect("welcome");
+    });
+    let output = run(addr, &["--raw"], "erin\n");
+    fake.join().expect("fake server");
+    let stdout = stdout(&output);
+    assert_eq!(stdout, "HELLO chinwag/1 hi\nWELCOME erin\n", "stdout");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the server closed the connection")
+            || stderr.contains("lost the connection to the server"),
+        "stderr: {stderr}"
+    );
+    assert_eq!(output.status.code(), Some(1));
+}

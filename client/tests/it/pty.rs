@@ -229,6 +229,10 @@ fn a_paste_sends_each_line_and_never_runs_a_later_command() {
     bob.expect("ROOM r alice line three");
     alice.send("still here\r");
     bob.expect("ROOM r alice still here");
+    // Past the echo first: an empty prompt drawn before it (after "bob
+    // joined") would match, and Ctrl-D sent between two readline calls is
+    // taken by the tty driver.
+    alice.expect("still here");
     alice.expect_empty_prompt("#r> ");
     alice.control(ControlCode::EndOfTransmission);
     assert_eq!(alice.exit_code(), 0);
@@ -288,4 +292,23 @@ fn a_bad_name_is_explained_and_asked_again() {
     term.expect("menu> ");
     term.send("/exit\r");
     assert_eq!(term.exit_code(), 0);
+}
+
+#[test]
+fn history_survives_a_hangup() {
+    let server = TestServer::start();
+    let dir = scratch_dir("hangup");
+    let history = dir.join("history");
+    let mut term = Term::spawn(&server, &["--name", "hup"], &history);
+    term.expect("menu> ");
+    term.send("/ping before-the-hangup\r");
+    term.expect("pong before-the-hangup");
+    term.expect_empty_prompt("menu> ");
+    let pid = term.session.get_process().pid().to_string();
+    let killed = Command::new("kill").args(["-HUP", &pid]).status();
+    assert!(killed.is_ok_and(|status| status.success()), "kill -HUP");
+    let code = term.exit_code();
+    assert_eq!(code, 0, "a hangup leaves cleanly");
+    let saved = std::fs::read_to_string(&history).expect("history file");
+    assert!(saved.contains("/ping before-the-hangup"), "{saved:?}");
 }
