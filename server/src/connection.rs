@@ -11,7 +11,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::{Decoded, ErrorCode, LineDecoder, ServerLine, parse_input};
+use common::{Decoded, ErrorCode, LineDecoder, OkReply, ServerLine, parse_input};
 
 use crate::flood::FloodGate;
 use crate::hub::{ConnId, Outcome, Targets};
@@ -43,11 +43,13 @@ enum Ending {
 /// the read is done: the log formatter is the deepest call a connection
 /// makes, and logging it from the top of the loop keeps the thread's stack
 /// within two resident pages (see ARCHITECTURE.md, "Memory per user").
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum LogNote {
     Named,
     ChatStarted,
     ChatEnded(&'static str),
+    JoinedRoom(Arc<str>),
+    LeftRoom(Arc<str>),
 }
 
 pub(crate) struct Connection {
@@ -64,6 +66,10 @@ pub(crate) struct Connection {
     name: Option<common::Name>,
     /// Log lines to write after the current read.
     log_notes: Vec<LogNote>,
+    /// When an unnamed connection is closed (`--name-timeout`, absolute).
+    name_deadline: Option<Instant>,
+    /// The name deadline passed while a batch of lines was handled.
+    timed_out: bool,
     closing: bool,
     departed: bool,
 }
@@ -80,6 +86,10 @@ pub(crate) fn serve(shared: Arc<Shared>, id: ConnId, stream: TcpStream, addr: So
     shared.hub.lock().connect(id, Arc::clone(&outbox));
     tracing::info!(conn = id, %addr, "connected");
     let flood = FloodGate::new(shared.config.flood_rate, Instant::now());
+    let name_deadline = shared
+        .config
+        .name_timeout
+        .map(|timeout| Instant::now() + timeout);
     let mut connection = Connection {
         id,
         shared,
@@ -90,6 +100,8 @@ pub(crate) fn serve(shared: Arc<Shared>, id: ConnId, stream: TcpStream, addr: So
         outcome: Outcome::default(),
         name: None,
         log_notes: Vec::new(),
+        name_deadline,
+        timed_out: false,
         closing: false,
         departed: false,
     };
@@ -112,17 +124,12 @@ impl Connection {
         self.reply(&[hello]);
         self.flush_dirty();
         let mut decoder = LineDecoder::new(self.shared.config.max_line);
-        let deadline = self
-            .shared
-            .config
-            .name_timeout
-            .map(|timeout| Instant::now() + timeout);
         let mut buffer = vec![0u8; SMALL_READ_BYTES];
         loop {
-            if let (None, Some(deadline)) = (&self.name, deadline) {
+            if let (None, Some(deadline)) = (&self.name, self.name_deadline) {
                 let now = Instant::now();
                 if now >= deadline {
-                    self.reply(&[ServerLine::Bye(Arc::from("no username chosen in time"))]);
+                    self.time_out_naming();
                     return Ending::Graceful("name timeout");
                 }
                 // Re-armed before every read: the deadline is absolute, so
@@ -155,6 +162,9 @@ impl Connection {
             } else if n_read < SMALL_READ_BYTES && buffer.len() > SMALL_READ_BYTES {
                 buffer = vec![0; SMALL_READ_BYTES];
             }
+            if self.timed_out {
+                return Ending::Graceful("name timeout");
+            }
             if self.closing {
                 return Ending::Graceful("exit");
             }
@@ -175,6 +185,11 @@ impl Connection {
             return;
         }
         self.throttle(1.0);
+        // The name deadline is absolute: lines read in time but slowed by
+        // flood control do not extend it.
+        if self.naming_time_is_up() {
+            return self.time_out_naming();
+        }
         self.n_unflushed_lines += 1;
         if self.n_unflushed_lines >= LINES_PER_FLUSH {
             self.flush_dirty();
@@ -238,13 +253,34 @@ impl Connection {
     }
 
     /// Waits as flood control asks, first sending what is queued so the
-    /// wait delays only this client's later lines.
+    /// wait delays only this client's later lines. An unnamed connection
+    /// waits no later than its name deadline.
     fn throttle(&mut self, cost: f64) {
-        let wait = self.flood.charge(cost, Instant::now());
+        let now = Instant::now();
+        let mut wait = self.flood.charge(cost, now);
+        if let (None, Some(deadline)) = (&self.name, self.name_deadline) {
+            wait = wait.min(deadline.saturating_duration_since(now));
+        }
         if !wait.is_zero() {
             self.flush_dirty();
             self.shared.sleep(wait);
         }
+    }
+
+    fn naming_time_is_up(&self) -> bool {
+        self.name.is_none()
+            && self
+                .name_deadline
+                .is_some_and(|deadline| Instant::now() >= deadline)
+    }
+
+    /// Says goodbye to a connection that picked no name in time; the rest
+    /// of its input is ignored.
+    fn time_out_naming(&mut self) {
+        self.reply(&[ServerLine::Bye(Arc::from("no username chosen in time"))]);
+        self.timed_out = true;
+        self.closing = true;
+        self.outbox.seal();
     }
 
     /// Leaves the hub: the name and the slot are freed first, then the
@@ -279,6 +315,9 @@ struct Notes {
     n_reply_lines: usize,
     chat_started: bool,
     chat_ended: Option<&'static str>,
+    /// A room this user joined or left by command (`OK join`, `OK leave room`).
+    room_joined: Option<Arc<str>>,
+    room_left: Option<Arc<str>>,
     close: bool,
 }
 
@@ -288,8 +327,17 @@ impl Notes {
             n_reply_lines: outcome.reply.len(),
             chat_started: false,
             chat_ended: None,
+            room_joined: None,
+            room_left: None,
             close: outcome.close,
         };
+        for line in &outcome.reply {
+            match line {
+                ServerLine::Ok(OkReply::Join(room, _)) => notes.room_joined = Some(room.clone()),
+                ServerLine::Ok(OkReply::LeaveRoom(room)) => notes.room_left = Some(room.clone()),
+                _ => {}
+            }
+        }
         for (_, line) in &outcome.events {
             match line {
                 ServerLine::Chat(_) => notes.chat_started = true,
@@ -363,6 +411,12 @@ impl Connection {
         if let Some(reason) = notes.chat_ended {
             self.log_notes.push(LogNote::ChatEnded(reason));
         }
+        if let Some(room) = &notes.room_left {
+            self.log_notes.push(LogNote::LeftRoom(room.clone()));
+        }
+        if let Some(room) = &notes.room_joined {
+            self.log_notes.push(LogNote::JoinedRoom(room.clone()));
+        }
     }
 
     /// Logs what was noted. User-supplied text is logged with `{:?}`, so
@@ -370,13 +424,19 @@ impl Connection {
     fn write_log(&mut self) {
         let name = self.shown_name();
         for note in &self.log_notes {
-            match *note {
+            match note {
                 LogNote::Named => tracing::info!(conn = self.id, name = ?name, "named"),
                 LogNote::ChatStarted => {
                     tracing::info!(conn = self.id, name = ?name, "chat started");
                 }
                 LogNote::ChatEnded(reason) => {
                     tracing::info!(conn = self.id, name = ?name, reason, "chat ended");
+                }
+                LogNote::JoinedRoom(room) => {
+                    tracing::info!(conn = self.id, name = ?name, room = ?room, "joined room");
+                }
+                LogNote::LeftRoom(room) => {
+                    tracing::info!(conn = self.id, name = ?name, room = ?room, "left room");
                 }
             }
         }
