@@ -120,7 +120,8 @@ pub fn parse_input(line: &str) -> Input {
     let mut words = line.split(' ').filter(|w| !w.is_empty());
     let alias = words
         .next()
-        .and_then(|first| parse_alias(first, words.collect()));
+        .and_then(Alias::of)
+        .map(|alias| alias.parse(words.collect()));
     Input::Text {
         text: Arc::from(sanitize(line)),
         alias,
@@ -151,16 +152,44 @@ fn parse_command(word: &str, args: Vec<&str>) -> Parsed {
     parsed.map_err(|()| CommandError::usage(command_name(word)))
 }
 
-fn parse_alias(word: &str, args: Vec<&str>) -> Option<Parsed> {
-    let (parsed, name) = match word.to_ascii_lowercase().as_str() {
-        "1" => (no_args(args, Command::List), "list"),
-        "2" => (one_arg(args).map(Command::Chat), "chat"),
-        "3" => (Ok(Command::Exit), "exit"),
-        "yes" | "y" => (optional_arg(args).map(Command::Accept), "accept"),
-        "no" | "n" => (optional_arg(args).map(Command::Decline), "decline"),
-        _ => return None,
-    };
-    Some(parsed.map_err(|()| CommandError::usage(name)))
+/// A menu alias: the first word of a line outside a chat, room or naming.
+#[derive(Debug, Clone, Copy)]
+enum Alias {
+    List,
+    Chat,
+    Exit,
+    Accept,
+    Decline,
+}
+
+impl Alias {
+    /// Recognises an alias without allocating: this runs on every message.
+    fn of(word: &str) -> Option<Alias> {
+        const ALIASES: [(&str, Alias); 7] = [
+            ("1", Alias::List),
+            ("2", Alias::Chat),
+            ("3", Alias::Exit),
+            ("yes", Alias::Accept),
+            ("y", Alias::Accept),
+            ("no", Alias::Decline),
+            ("n", Alias::Decline),
+        ];
+        ALIASES
+            .into_iter()
+            .find(|(alias, _)| alias.eq_ignore_ascii_case(word))
+            .map(|(_, alias)| alias)
+    }
+
+    fn parse(self, args: Vec<&str>) -> Parsed {
+        let (parsed, name) = match self {
+            Alias::List => (no_args(args, Command::List), "list"),
+            Alias::Chat => (one_arg(args).map(Command::Chat), "chat"),
+            Alias::Exit => (Ok(Command::Exit), "exit"),
+            Alias::Accept => (optional_arg(args).map(Command::Accept), "accept"),
+            Alias::Decline => (optional_arg(args).map(Command::Decline), "decline"),
+        };
+        parsed.map_err(|()| CommandError::usage(name))
+    }
 }
 
 /// The full name of a recognised command word (only called for known words).
