@@ -541,3 +541,78 @@ impl Client {
         }
     }
 }
+
+/// Additive helpers for the adversarial suite.
+impl Server {
+    /// The path of the `chinwagd` binary under test.
+    pub(crate) fn binary() -> &'static str {
+        env!("CARGO_BIN_EXE_chinwagd")
+    }
+
+    /// Starts the server from a prepared command (for a wrapper such as
+    /// `sh -c 'ulimit -n 100; exec chinwagd …'`). The command must run
+    /// `chinwagd` with `--bind` and print `listening on` like it; stdio is
+    /// set here.
+    pub(crate) fn start_command(mut command: Command) -> Server {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot spawn the server command");
+        let diagnostics = Diagnostics::default();
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let sink = Arc::clone(&diagnostics.stderr);
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                lock(&sink).extend_from_slice(&buf[..n]);
+            }
+        });
+        let stdout = child.stdout.take().expect("piped stdout");
+        let lines = Arc::clone(&diagnostics.stdout);
+        let (first_tx, first_rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut first = Some(first_tx);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                lock(&lines).push(line.clone());
+                if let Some(tx) = first.take() {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let mut server = Server {
+            child: Some(child),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            diagnostics,
+        };
+        let line = match first_rx.recv_timeout(LINE_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => server.fail("the server printed no `listening on` line"),
+        };
+        let Some(addr) = line
+            .strip_prefix("listening on ")
+            .and_then(|addr| addr.parse().ok())
+        else {
+            server.fail(&format!("unexpected first stdout line {line:?}"))
+        };
+        server.addr = addr;
+        server
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub(crate) fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&lock(&self.diagnostics.stderr)).into_owned()
+    }
+}
+
+impl Client {
+    /// This client's label, for messages.
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+}

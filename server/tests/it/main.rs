@@ -2,6 +2,8 @@
 //! binary with one module per area of the protocol. Every test starts its own
 //! server on port 0, so they run in parallel.
 
+mod adversarial;
+mod adversarial_net;
 mod commands;
 mod disconnects;
 mod harness;
