@@ -272,7 +272,7 @@ impl<P: Clone> Hub<P> {
     fn naming(&mut self, id: ConnId, input: Input, out: &mut Outcome<P>) {
         let text = match input {
             Input::Command(Ok(Command::Help)) => return self.help(true, out),
-            Input::Command(Ok(Command::Exit)) => return self.exit(out),
+            Input::Command(Ok(Command::Exit)) => return self.exit(id, out),
             Input::Command(Err(error)) if error.command == Some("help") => {
                 return out.reply.push(ServerLine::error(error.code));
             }
@@ -321,7 +321,7 @@ impl<P: Clone> Hub<P> {
             Command::Join(room) => self.join(id, &room, out),
             Command::Rooms => self.rooms(out),
             Command::Ping(token) => out.reply.push(ServerLine::Ok(OkReply::Ping(token))),
-            Command::Exit => self.exit(out),
+            Command::Exit => self.exit(id, out),
         }
     }
 
@@ -339,9 +339,14 @@ impl<P: Clone> Hub<P> {
         out.reply.push(ServerLine::Ok(OkReply::Help));
     }
 
-    fn exit(&self, out: &mut Outcome<P>) {
+    /// `/exit`: the user leaves the hub in the same step, so a partner's
+    /// message handled before the connection closes gets `ERR not-in-chat`
+    /// instead of vanishing into an outbox that takes nothing more after
+    /// `BYE`.
+    fn exit(&mut self, id: ConnId, out: &mut Outcome<P>) {
         out.reply.push(ServerLine::Bye(Arc::from("goodbye")));
         out.close = true;
+        self.disconnect(id, out);
     }
 
     fn list(&self, out: &mut Outcome<P>) {

@@ -307,3 +307,63 @@ fn simultaneous_joins_of_a_new_room_make_one_room() {
         first.expect("OK rooms 0");
     }
 }
+
+/// A burst of messages racing the partner's `/quit`: each message is
+/// either delivered before `BYE` or answered `ERR not-in-chat`, never lost
+/// silently (found by the soak: the quitting user stayed a partner until
+/// its thread cleaned up, while its queue already took nothing more).
+#[test]
+fn messages_racing_the_partners_exit_are_delivered_or_refused() {
+    const MESSAGES: usize = 300;
+    let server = Server::start_with(&["--flood-rate", "0"]);
+    for round in 0..ROUNDS {
+        let sender = format!("s{round}");
+        let quitter = format!("q{round}");
+        let (mut a, mut b) = server.pair(&sender, &quitter);
+        let barrier = Barrier::new(2);
+        let (refused, delivered) = thread::scope(|s| {
+            let ta = s.spawn(|| {
+                let burst: String = (0..MESSAGES).map(|i| format!("m{i}\n")).collect();
+                barrier.wait();
+                a.send_raw(burst.as_bytes());
+                a.send("/ping end");
+                let mut refused = 0;
+                loop {
+                    let line = a.next_key();
+                    match line.as_str() {
+                        "OK ping end" => break,
+                        "ERR not-in-chat" => refused += 1,
+                        _ if line == format!("ENDED {quitter} disconnected") => {}
+                        _ => a.fail(&format!("unexpected {line:?}")),
+                    }
+                }
+                refused
+            });
+            let tb = s.spawn(|| {
+                barrier.wait();
+                b.send("/quit");
+                let mut delivered = Vec::new();
+                while let Some(line) = b.try_line() {
+                    if let Some(text) = line.strip_prefix(&format!("MSG {sender} ")) {
+                        delivered.push(text.to_owned());
+                    }
+                }
+                delivered
+            });
+            (
+                ta.join().expect("sender thread"),
+                tb.join().expect("quitter thread"),
+            )
+        });
+        let in_order = delivered
+            .iter()
+            .enumerate()
+            .all(|(i, text)| *text == format!("m{i}"));
+        if !in_order || delivered.len() + refused != MESSAGES {
+            server.fail(&format!(
+                "round {round}: {} delivered (in order: {in_order}) + {refused} refused != {MESSAGES}",
+                delivered.len()
+            ));
+        }
+    }
+}
