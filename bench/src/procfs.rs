@@ -1,0 +1,103 @@
+//! What `/proc` says about a process: CPU time (user + system, from
+//! `stat`), resident memory and thread count (from `status`). Linux only.
+
+use std::fs;
+use std::time::Instant;
+
+/// Clock ticks per second of `utime`/`stime` (`CLK_TCK`, 100 on Linux).
+const TICKS_PER_SEC: f64 = 100.0;
+
+/// User + system CPU seconds of process `pid` (`None`: this process).
+pub(crate) fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = pid.map_or_else(
+        || "/proc/self/stat".to_owned(),
+        |pid| format!("/proc/{pid}/stat"),
+    );
+    let text = fs::read_to_string(path).ok()?;
+    // The command name may hold spaces and parentheses: fields start after
+    // the last ')'. utime and stime are fields 14 and 15 (1-based).
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / TICKS_PER_SEC)
+}
+
+/// Resident memory and threads of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MemStatus {
+    /// `VmRSS` in KiB.
+    pub(crate) rss_kib: u64,
+    /// `Threads`.
+    pub(crate) threads: u64,
+}
+
+/// Reads `/proc/<pid>/status`.
+pub(crate) fn mem_status(pid: u32) -> Option<MemStatus> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let value = |key: &str| -> Option<u64> {
+        let line = text.lines().find(|line| line.starts_with(key))?;
+        line[key.len()..].split_whitespace().next()?.parse().ok()
+    };
+    Some(MemStatus {
+        rss_kib: value("VmRSS:")?,
+        threads: value("Threads:")?,
+    })
+}
+
+/// CPU used by the generator and the server over one interval.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CpuMeter {
+    server_pid: Option<u32>,
+    started: Instant,
+    bench: Option<f64>,
+    server: Option<f64>,
+}
+
+/// The CPU seconds of one interval.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CpuUse {
+    /// Wall-clock seconds.
+    pub(crate) wall: f64,
+    /// Generator CPU seconds.
+    pub(crate) bench: Option<f64>,
+    /// Server CPU seconds (when the bench started it).
+    pub(crate) server: Option<f64>,
+}
+
+impl CpuMeter {
+    /// Starts measuring now.
+    pub(crate) fn start(server_pid: Option<u32>) -> CpuMeter {
+        CpuMeter {
+            server_pid,
+            started: Instant::now(),
+            bench: cpu_seconds(None),
+            server: server_pid.and_then(|pid| cpu_seconds(Some(pid))),
+        }
+    }
+
+    /// CPU used since [`CpuMeter::start`].
+    pub(crate) fn stop(&self) -> CpuUse {
+        let delta = |before: Option<f64>, after: Option<f64>| Some(after? - before?);
+        CpuUse {
+            wall: self.started.elapsed().as_secs_f64(),
+            bench: delta(self.bench, cpu_seconds(None)),
+            server: delta(
+                self.server,
+                self.server_pid.and_then(|pid| cpu_seconds(Some(pid))),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_readable() {
+        assert!(cpu_seconds(None).is_some());
+        let status = mem_status(std::process::id()).expect("own status");
+        assert!(status.rss_kib > 0 && status.threads >= 1);
+    }
+}

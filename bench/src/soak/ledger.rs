@@ -1,0 +1,337 @@
+//! The run's shared record: what every client sent and received, the names
+//! in use, counters for the summary, and every violation. Cross-client
+//! invariants (delivery exactly once, in order, without loss) are judged
+//! here once all clients have finished.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long the server may take to notice a connection we dropped without
+/// reading its close (we cannot observe that moment).
+pub(crate) const DROP_GRACE: Duration = Duration::from_secs(10);
+/// Violation details kept in full; the rest are only counted.
+const MAX_DETAILS: usize = 40;
+
+/// Where a name stands, for the `/list` ghost check.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NameStatus {
+    /// Logged in, or logging in.
+    Online,
+    /// The server closed the connection at this moment (we saw EOF).
+    Closed(Instant),
+    /// We dropped the connection at this moment without waiting.
+    Dropped(Instant),
+}
+
+/// One chat session between two connections: (sender, receiver, index of
+/// this pair's session, counted by both ends).
+pub(crate) type ChatKey = (String, String, u32);
+
+/// A stretch in which a receiver and a sender were both in one room, as
+/// the receiver saw it.
+#[derive(Debug)]
+pub(crate) struct RoomPeriod {
+    pub(crate) receiver: String,
+    pub(crate) sender: String,
+    /// The receiver saw `JOINED` for the sender, so it was there from the
+    /// sender's first message of that membership.
+    pub(crate) saw_join: bool,
+    /// The receiver saw `PARTED` for the sender, so it was there until the
+    /// sender's last message of that membership.
+    pub(crate) saw_part: bool,
+    pub(crate) seqs: Vec<u64>,
+}
+
+/// Everything behind the ledger's lock.
+#[derive(Default)]
+struct Records {
+    violations: Vec<String>,
+    n_violations: u64,
+    actions: BTreeMap<&'static str, u64>,
+    errs: BTreeMap<String, u64>,
+    disconnects: BTreeMap<&'static str, u64>,
+    messages_sent: u64,
+    names: HashMap<String, NameStatus>,
+    used_names: Vec<String>,
+    live: Vec<String>,
+    chat_sent: HashMap<ChatKey, Vec<u64>>,
+    chat_received: HashMap<ChatKey, Vec<u64>>,
+    aborted: HashSet<String>,
+    /// How each name's connection ended (`quit`, `half-close`, `drop`, …).
+    ended_by: HashMap<String, &'static str>,
+    room_sent: HashMap<(String, String, u32), Vec<u64>>,
+    seq_membership: HashMap<(String, u64), (String, u32)>,
+    room_periods: Vec<RoomPeriod>,
+    room_received: u64,
+}
+
+/// The shared ledger; every method takes the lock briefly.
+#[derive(Default)]
+pub(crate) struct Ledger {
+    records: Mutex<Records>,
+}
+
+/// Totals for the summary, taken after the final check.
+#[derive(Debug, Default)]
+pub(crate) struct Totals {
+    pub(crate) actions: BTreeMap<&'static str, u64>,
+    pub(crate) errs: BTreeMap<String, u64>,
+    pub(crate) disconnects: BTreeMap<&'static str, u64>,
+    pub(crate) messages_sent: u64,
+    pub(crate) chat_verified: u64,
+    pub(crate) room_received: u64,
+    pub(crate) room_verified: u64,
+    pub(crate) n_violations: u64,
+    pub(crate) violations: Vec<String>,
+    pub(crate) names_used: usize,
+}
+
+impl Ledger {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Records> {
+        // A panicking client thread must not hide the others' records.
+        self.records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records a broken invariant.
+    pub(crate) fn violation(&self, detail: String) {
+        let mut records = self.lock();
+        records.n_violations += 1;
+        if records.violations.len() < MAX_DETAILS {
+            eprintln!("chinwag-soak: VIOLATION {detail}");
+            records.violations.push(detail);
+        }
+    }
+
+    /// Counts one action of `kind`.
+    pub(crate) fn count_action(&self, kind: &'static str) {
+        *self.lock().actions.entry(kind).or_default() += 1;
+    }
+
+    /// Counts one `ERR` line.
+    pub(crate) fn count_err(&self, code: &str) {
+        *self.lock().errs.entry(code.to_owned()).or_default() += 1;
+    }
+
+    /// Counts one disconnect of `kind`.
+    pub(crate) fn count_disconnect(&self, kind: &'static str) {
+        *self.lock().disconnects.entry(kind).or_default() += 1;
+    }
+
+    /// Counts one message line sent.
+    pub(crate) fn count_message(&self) {
+        self.lock().messages_sent += 1;
+    }
+
+    /// A name is about to be requested (or was accepted).
+    pub(crate) fn name_online(&self, name: &str) {
+        let mut records = self.lock();
+        let folded = common::fold(name);
+        if !records.names.contains_key(&folded) {
+            records.used_names.push(name.to_owned());
+        }
+        records.names.insert(folded, NameStatus::Online);
+    }
+
+    /// The server accepted `name`: others may now target it.
+    pub(crate) fn name_live(&self, name: &str) {
+        self.lock().live.push(name.to_owned());
+    }
+
+    /// The connection holding `name` ended (`kind` says how, `status`
+    /// when).
+    pub(crate) fn name_gone(
+        &self,
+        name: &str,
+        kind: &'static str,
+        status: NameStatus,
+        aborted: bool,
+    ) {
+        let mut records = self.lock();
+        records.ended_by.insert(name.to_owned(), kind);
+        records.names.insert(common::fold(name), status);
+        records.live.retain(|live| live != name);
+        if aborted {
+            records.aborted.insert(name.to_owned());
+        }
+    }
+
+    /// A live name chosen by `roll`, if any.
+    pub(crate) fn live_name(&self, roll: u64) -> Option<String> {
+        let records = self.lock();
+        let n_live = records.live.len() as u64;
+        (n_live > 0).then(|| records.live[(roll % n_live) as usize].clone())
+    }
+
+    /// Where `name` stands now.
+    pub(crate) fn name_status(&self, name: &str) -> Option<NameStatus> {
+        self.lock().names.get(&common::fold(name)).copied()
+    }
+
+    /// Every name that was ever accepted or requested.
+    pub(crate) fn used_names(&self) -> Vec<String> {
+        self.lock().used_names.clone()
+    }
+
+    /// A chat message the hub took while its sender chatted in `key`.
+    pub(crate) fn chat_sent(&self, key: ChatKey, seq: u64) {
+        self.lock().chat_sent.entry(key).or_default().push(seq);
+    }
+
+    /// A chat message received in session `key`.
+    pub(crate) fn chat_received(&self, key: ChatKey, seq: u64) {
+        self.lock().chat_received.entry(key).or_default().push(seq);
+    }
+
+    /// A room message the hub took during `sender`'s `index`-th
+    /// membership of room `room` (folded).
+    pub(crate) fn room_sent(&self, sender: &str, room: &str, index: u32, seq: u64) {
+        let mut records = self.lock();
+        let key = (sender.to_owned(), room.to_owned(), index);
+        records.room_sent.entry(key).or_default().push(seq);
+        records
+            .seq_membership
+            .insert((sender.to_owned(), seq), (room.to_owned(), index));
+    }
+
+    /// A finished room period, judged at the end.
+    pub(crate) fn room_period(&self, period: RoomPeriod) {
+        let mut records = self.lock();
+        records.room_received += period.seqs.len() as u64;
+        records.room_periods.push(period);
+    }
+
+    /// Runs the cross-client checks and returns the totals.
+    pub(crate) fn finish(&self) -> Totals {
+        let (chat_verified, chat_problems) = self.check_chats();
+        let (room_verified, room_problems) = self.check_rooms();
+        for problem in chat_problems.into_iter().chain(room_problems) {
+            self.violation(problem);
+        }
+        let records = self.lock();
+        Totals {
+            actions: records.actions.clone(),
+            errs: records.errs.clone(),
+            disconnects: records.disconnects.clone(),
+            messages_sent: records.messages_sent,
+            chat_verified,
+            room_received: records.room_received,
+            room_verified,
+            n_violations: records.n_violations,
+            violations: records.violations.clone(),
+            names_used: records.used_names.len(),
+        }
+    }
+
+    /// Every chat session: what the receiver got must be exactly what the
+    /// hub took from the sender in that session, in order; only a receiver
+    /// that dropped its connection may miss a tail.
+    fn check_chats(&self) -> (u64, Vec<String>) {
+        let records = self.lock();
+        let mut problems = Vec::new();
+        let mut verified = 0;
+        let keys: HashSet<&ChatKey> = records
+            .chat_sent
+            .keys()
+            .chain(records.chat_received.keys())
+            .collect();
+        for key in keys {
+            let sent = records.chat_sent.get(key).map_or(&[][..], Vec::as_slice);
+            let got = records
+                .chat_received
+                .get(key)
+                .map_or(&[][..], Vec::as_slice);
+            let receiver_aborted = records.aborted.contains(&key.1);
+            let receiver_end = records.ended_by.get(&key.1).copied().unwrap_or("open");
+            let ok = if receiver_aborted {
+                sent.starts_with(got)
+            } else {
+                sent == got
+            };
+            if ok {
+                verified += got.len() as u64;
+            } else {
+                problems.push(format!(
+                    "chat {} -> {} session {}: sent (no ERR) {} but received {}; \
+                     the receiver's connection ended by {receiver_end}",
+                    key.0,
+                    key.1,
+                    key.2,
+                    summarize(sent),
+                    summarize(got),
+                ));
+            }
+        }
+        (verified, problems)
+    }
+
+    /// Every room period: a contiguous run of one membership's messages,
+    /// from its first when the join was seen and to its last when the part
+    /// was seen.
+    fn check_rooms(&self) -> (u64, Vec<String>) {
+        let records = self.lock();
+        let mut problems = Vec::new();
+        let mut verified = 0;
+        for period in &records.room_periods {
+            let Some(&first) = period.seqs.first() else {
+                continue;
+            };
+            let membership = records
+                .seq_membership
+                .get(&(period.sender.clone(), first))
+                .cloned();
+            let sent = membership
+                .and_then(|(room, index)| {
+                    records.room_sent.get(&(period.sender.clone(), room, index))
+                })
+                .map_or(&[][..], Vec::as_slice);
+            match room_period_problem(period, sent) {
+                None => verified += period.seqs.len() as u64,
+                Some(problem) => problems.push(format!(
+                    "room messages {} -> {}: {problem}; received {}, membership sent {}",
+                    period.sender,
+                    period.receiver,
+                    summarize(&period.seqs),
+                    summarize(sent)
+                )),
+            }
+        }
+        (verified, problems)
+    }
+}
+
+/// What is wrong with one room period, if anything.
+fn room_period_problem(period: &RoomPeriod, sent: &[u64]) -> Option<&'static str> {
+    let Some(start) = sent
+        .iter()
+        .position(|&seq| Some(&seq) == period.seqs.first())
+    else {
+        return Some("received a message the hub never took in a room membership");
+    };
+    let end = start + period.seqs.len();
+    if end > sent.len() || sent[start..end] != period.seqs[..] {
+        return Some("not a contiguous run of the sender's messages (loss, duplicate or reorder)");
+    }
+    if period.saw_join && start != 0 {
+        return Some("missed the first messages after JOINED");
+    }
+    if period.saw_part && end != sent.len() {
+        return Some("missed the last messages before PARTED");
+    }
+    None
+}
+
+/// A short rendering of a sequence list for violation reports.
+fn summarize(seqs: &[u64]) -> String {
+    if seqs.len() <= 12 {
+        return format!("{seqs:?}");
+    }
+    format!(
+        "{:?} … {:?} ({} in all)",
+        &seqs[..6],
+        &seqs[seqs.len() - 6..],
+        seqs.len()
+    )
+}

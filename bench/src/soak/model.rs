@@ -1,0 +1,350 @@
+//! One connection's state as its own line stream shows it. The server
+//! queues every connection's lines in the hub's order, so at each line the
+//! model is exactly the hub's view of this user at the moment that line
+//! was made: replies can be judged exactly, and events checked against it
+//! (no `MSG` from anyone but the partner, no `CHAT` unasked, …).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use common::{ServerLine, fold};
+
+use crate::ledger::{Ledger, RoomPeriod};
+use crate::payload;
+
+/// Where the user is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// Before `WELCOME`.
+    Naming,
+    /// At the menu.
+    Available,
+    /// In the `k`-th chat of this pair of connections.
+    Chatting { partner: String, k: u32 },
+    /// In the `j`-th membership of this room (shown and folded name).
+    Room {
+        shown: String,
+        folded: String,
+        j: u32,
+    },
+}
+
+/// A chat session or room membership, in which a message may have landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Landing {
+    Chat { partner: String, k: u32 },
+    Room { folded: String, j: u32 },
+}
+
+/// What the model knows of another member of the room it is in.
+#[derive(Debug)]
+enum Member {
+    /// Seen in the room since this period began.
+    Present { saw_join: bool, seqs: Vec<u64> },
+    /// Seen leaving.
+    Gone,
+}
+
+/// The state of one connection.
+pub(crate) struct Model {
+    pub(crate) me: Option<String>,
+    pub(crate) place: Place,
+    pub(crate) outgoing: Option<String>,
+    /// Folded name to shown name.
+    pub(crate) incoming: BTreeMap<String, String>,
+    /// Chats started with each partner (shown name), for session keys.
+    chats_with: HashMap<String, u32>,
+    /// Memberships of each room (folded name), for membership keys.
+    memberships: HashMap<String, u32>,
+    /// Other members of the current room, by shown name; absent is unknown.
+    members: HashMap<String, Member>,
+    /// Highest sequence number received from each sender.
+    last_seq: HashMap<String, u64>,
+    /// Sessions this user was in since the last final reply line: where a
+    /// message sent in that stretch can have landed.
+    pub(crate) window: Vec<Landing>,
+    /// The partner of a chat started since the last final line.
+    pub(crate) chat_just_started: Option<String>,
+    /// Incoming requests held just before that chat started.
+    pub(crate) incoming_before_chat: usize,
+    ledger: Arc<Ledger>,
+}
+
+impl Model {
+    /// A fresh connection, naming.
+    pub(crate) fn new(ledger: Arc<Ledger>) -> Model {
+        Model {
+            me: None,
+            place: Place::Naming,
+            outgoing: None,
+            incoming: BTreeMap::new(),
+            chats_with: HashMap::new(),
+            memberships: HashMap::new(),
+            members: HashMap::new(),
+            last_seq: HashMap::new(),
+            window: Vec::new(),
+            chat_just_started: None,
+            incoming_before_chat: 0,
+            ledger,
+        }
+    }
+
+    /// The own name (empty while naming).
+    pub(crate) fn me(&self) -> &str {
+        self.me.as_deref().unwrap_or("")
+    }
+
+    /// Whether `name` is this user, case-insensitively.
+    pub(crate) fn is_me(&self, name: &str) -> bool {
+        self.me.as_deref().is_some_and(|me| fold(me) == fold(name))
+    }
+
+    /// Whether `name` has a pending request to this user.
+    pub(crate) fn has_incoming(&self, name: &str) -> bool {
+        self.incoming.contains_key(&fold(name))
+    }
+
+    /// The session a message sent now would land in, if any.
+    pub(crate) fn landing(&self) -> Option<Landing> {
+        match &self.place {
+            Place::Chatting { partner, k } => Some(Landing::Chat {
+                partner: partner.clone(),
+                k: *k,
+            }),
+            Place::Room { folded, j, .. } => Some(Landing::Room {
+                folded: folded.clone(),
+                j: *j,
+            }),
+            Place::Naming | Place::Available => None,
+        }
+    }
+
+    /// Called after each final reply line: a new stretch begins.
+    pub(crate) fn reset_window(&mut self) {
+        self.window = self.landing().into_iter().collect();
+        self.chat_just_started = None;
+    }
+
+    /// The user is now available with no requests (after a chat or room).
+    fn become_available(&mut self) {
+        self.place = Place::Available;
+        self.outgoing = None;
+    }
+
+    /// A chat with `partner` starts (as event or as part of a reply).
+    pub(crate) fn start_chat(&mut self, partner: &str) {
+        let k = self.chats_with.entry(partner.to_owned()).or_default();
+        *k += 1;
+        self.place = Place::Chatting {
+            partner: partner.to_owned(),
+            k: *k,
+        };
+        self.incoming_before_chat = self.incoming.len();
+        self.outgoing = None;
+        self.incoming.clear();
+        self.chat_just_started = Some(partner.to_owned());
+        self.window.extend(self.landing());
+    }
+
+    /// The user joined the room shown as `shown`.
+    pub(crate) fn join_room(&mut self, shown: &str) {
+        let folded = fold(shown);
+        let j = self.memberships.entry(folded.clone()).or_default();
+        *j += 1;
+        self.place = Place::Room {
+            shown: shown.to_owned(),
+            folded,
+            j: *j,
+        };
+        self.outgoing = None;
+        self.incoming.clear();
+        self.members.clear();
+        self.window.extend(self.landing());
+    }
+
+    /// The user's chat or room ended (`/leave`, `ENDED`, or the connection
+    /// closed): room periods are handed to the ledger.
+    pub(crate) fn leave(&mut self) {
+        self.close_periods();
+        if self.place != Place::Naming {
+            self.become_available();
+        }
+    }
+
+    fn close_periods(&mut self) {
+        let me = self.me().to_owned();
+        for (sender, member) in self.members.drain() {
+            if let Member::Present { saw_join, seqs } = member {
+                self.ledger.room_period(RoomPeriod {
+                    receiver: me.clone(),
+                    sender,
+                    saw_join,
+                    saw_part: false,
+                    seqs,
+                });
+            }
+        }
+    }
+
+    /// Applies an event line (any line that is not part of a reply).
+    /// `reply_may_chat` is set while an action that can start a chat by its
+    /// reply (`/chat`, `/accept`) is outstanding.
+    ///
+    /// # Errors
+    ///
+    /// The event contradicts the state (a violation).
+    pub(crate) fn on_event(
+        &mut self,
+        line: &ServerLine,
+        reply_may_chat: bool,
+    ) -> Result<(), String> {
+        match line {
+            ServerLine::Request(from) => self.on_request(from),
+            ServerLine::Cancelled(from, _) => {
+                if self.incoming.remove(&fold(from)).is_none() {
+                    return Err(format!("CANCELLED from {from}, who had no request pending"));
+                }
+                Ok(())
+            }
+            ServerLine::Declined(name, _) => {
+                if self.outgoing.as_deref().map(fold) != Some(fold(name)) {
+                    return Err(format!("DECLINED by {name}, who was not asked"));
+                }
+                self.outgoing = None;
+                Ok(())
+            }
+            ServerLine::Chat(partner) => self.on_chat(partner, reply_may_chat),
+            ServerLine::Ended(partner, _) => match &self.place {
+                Place::Chatting {
+                    partner: current, ..
+                } if current == &**partner => {
+                    self.leave();
+                    Ok(())
+                }
+                place => Err(format!("ENDED {partner} while {place:?}")),
+            },
+            ServerLine::Joined(room, name) => self.on_joined(room, name),
+            ServerLine::Parted(room, name, _) => self.on_parted(room, name),
+            ServerLine::Msg(from, text) => self.on_msg(from, text),
+            ServerLine::Room(room, from, text) => self.on_room_msg(room, from, text),
+            other => Err(format!("unexpected {} line outside a reply", other.tag())),
+        }
+    }
+
+    fn on_request(&mut self, from: &str) -> Result<(), String> {
+        if self.place != Place::Available || self.is_me(from) {
+            return Err(format!("REQUEST from {from} while {:?}", self.place));
+        }
+        self.incoming.insert(fold(from), from.to_owned());
+        Ok(())
+    }
+
+    fn on_chat(&mut self, partner: &str, reply_may_chat: bool) -> Result<(), String> {
+        let asked = self.outgoing.as_deref().map(fold) == Some(fold(partner));
+        let answering = reply_may_chat && self.has_incoming(partner);
+        if self.place != Place::Available || !(asked || answering) {
+            return Err(format!(
+                "CHAT {partner} while {:?}, outgoing {:?}, incoming {:?}",
+                self.place,
+                self.outgoing,
+                self.incoming.values().collect::<Vec<_>>()
+            ));
+        }
+        self.start_chat(partner);
+        Ok(())
+    }
+
+    fn in_room(&self, room: &str) -> bool {
+        matches!(&self.place, Place::Room { shown, .. } if shown == room)
+    }
+
+    fn on_joined(&mut self, room: &str, name: &str) -> Result<(), String> {
+        if !self.in_room(room) || self.is_me(name) {
+            return Err(format!("JOINED {room} {name} while {:?}", self.place));
+        }
+        if let Some(Member::Present { .. }) = self.members.get(name) {
+            return Err(format!("JOINED {room} {name}, who was already a member"));
+        }
+        let present = Member::Present {
+            saw_join: true,
+            seqs: Vec::new(),
+        };
+        self.members.insert(name.to_owned(), present);
+        Ok(())
+    }
+
+    fn on_parted(&mut self, room: &str, name: &str) -> Result<(), String> {
+        if !self.in_room(room) || self.is_me(name) {
+            return Err(format!("PARTED {room} {name} while {:?}", self.place));
+        }
+        match self.members.insert(name.to_owned(), Member::Gone) {
+            Some(Member::Gone) => Err(format!("PARTED {room} {name}, who had already left")),
+            Some(Member::Present { saw_join, seqs }) => {
+                self.ledger.room_period(RoomPeriod {
+                    receiver: self.me().to_owned(),
+                    sender: name.to_owned(),
+                    saw_join,
+                    saw_part: true,
+                    seqs,
+                });
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Checks a received payload against its `from` field and the per-sender
+    /// order, returning its sequence number.
+    fn receive(&mut self, from: &str, text: &str) -> Result<u64, String> {
+        let received = payload::check_received(text)?;
+        if received.sender != from {
+            return Err(format!(
+                "message from {from} carries sender {}",
+                received.sender
+            ));
+        }
+        let last = self.last_seq.entry(from.to_owned()).or_default();
+        if received.seq <= *last {
+            return Err(format!(
+                "message {} from {from} after {} (duplicate or reordered)",
+                received.seq, *last
+            ));
+        }
+        *last = received.seq;
+        Ok(received.seq)
+    }
+
+    fn on_msg(&mut self, from: &str, text: &str) -> Result<(), String> {
+        let Place::Chatting { partner, k } = &self.place else {
+            return Err(format!("MSG from {from} while {:?}", self.place));
+        };
+        if partner != from {
+            return Err(format!("MSG from {from} while chatting with {partner}"));
+        }
+        let key = (from.to_owned(), self.me().to_owned(), *k);
+        let seq = self.receive(from, text)?;
+        self.ledger.chat_received(key, seq);
+        Ok(())
+    }
+
+    fn on_room_msg(&mut self, room: &str, from: &str, text: &str) -> Result<(), String> {
+        if !self.in_room(room) || self.is_me(from) {
+            return Err(format!("ROOM {room} from {from} while {:?}", self.place));
+        }
+        let seq = self.receive(from, text)?;
+        let member = self
+            .members
+            .entry(from.to_owned())
+            .or_insert(Member::Present {
+                saw_join: false,
+                seqs: Vec::new(),
+            });
+        match member {
+            Member::Present { seqs, .. } => {
+                seqs.push(seq);
+                Ok(())
+            }
+            Member::Gone => Err(format!("ROOM {room} from {from} after it PARTED")),
+        }
+    }
+}

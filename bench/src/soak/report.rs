@@ -1,0 +1,157 @@
+//! The soak's output: a summary for people, then one JSON line for
+//! scripts (written by hand; the figures are plain numbers and words).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::ledger::Totals;
+use crate::server_proc::{StderrSummary, Usage};
+
+/// Everything the report shows.
+pub(crate) struct Report {
+    pub(crate) clients: usize,
+    pub(crate) secs: u64,
+    pub(crate) seed: u64,
+    pub(crate) wall: Duration,
+    pub(crate) totals: Totals,
+    pub(crate) names_checked: usize,
+    /// Before clients, the peak during the run, after they left.
+    pub(crate) usage: Option<(Usage, Usage, Usage)>,
+    /// Before anything connected (the baseline is taken after the warm-up
+    /// phase).
+    pub(crate) cold: Option<Usage>,
+    pub(crate) stderr: Option<StderrSummary>,
+    pub(crate) server_exit: Option<String>,
+}
+
+fn map_text<K: std::fmt::Display>(map: &BTreeMap<K, u64>) -> String {
+    let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn map_json<K: std::fmt::Display>(map: &BTreeMap<K, u64>) -> String {
+    let parts: Vec<String> = map.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+fn usage_json(usage: Usage) -> String {
+    format!(
+        "{{\"threads\":{},\"fds\":{},\"rss_kib\":{}}}",
+        usage.threads, usage.fds, usage.rss_kib
+    )
+}
+
+impl Report {
+    /// The human summary.
+    pub(crate) fn text(&self) -> String {
+        let t = &self.totals;
+        let n_actions: u64 = t.actions.values().sum();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "chinwag-soak: {} clients for {} s (seed {}), wall {:.1} s",
+            self.clients,
+            self.secs,
+            self.seed,
+            self.wall.as_secs_f64()
+        );
+        let _ = writeln!(out, "  actions     {n_actions}: {}", map_text(&t.actions));
+        let _ = writeln!(
+            out,
+            "  messages    {} sent; chat {} verified delivered; room {} received, {} verified",
+            t.messages_sent, t.chat_verified, t.room_received, t.room_verified
+        );
+        let _ = writeln!(out, "  ERR codes   {}", map_text(&t.errs));
+        let _ = writeln!(out, "  disconnects {}", map_text(&t.disconnects));
+        let _ = writeln!(
+            out,
+            "  names       {} used, {} logged in again after the run",
+            t.names_used, self.names_checked
+        );
+        match self.usage {
+            Some((before, peak, after)) => {
+                let _ = writeln!(
+                    out,
+                    "  server      threads {}/{}/{}, fds {}/{}/{}, RSS {}/{}/{} KiB (after warm-up/peak/after the run)",
+                    before.threads,
+                    peak.threads,
+                    after.threads,
+                    before.fds,
+                    peak.fds,
+                    after.fds,
+                    before.rss_kib,
+                    peak.rss_kib,
+                    after.rss_kib
+                );
+            }
+            None => out.push_str("  server      external: resources not measured\n"),
+        }
+        if let Some(cold) = self.cold {
+            let _ = writeln!(
+                out,
+                "  server      cold start (before the warm-up phase): threads {}, fds {}, RSS {} KiB",
+                cold.threads, cold.fds, cold.rss_kib
+            );
+        }
+        if let Some(stderr) = &self.stderr {
+            let _ = writeln!(
+                out,
+                "  server log  {} ERROR, {} WARN lines",
+                stderr.n_errors, stderr.n_warnings
+            );
+            for line in &stderr.first {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+        if let Some(exit) = &self.server_exit {
+            let _ = writeln!(out, "  server exit {exit}");
+        }
+        let _ = writeln!(out, "  violations  {}", t.n_violations);
+        for violation in &t.violations {
+            let _ = writeln!(out, "    - {violation}");
+        }
+        out
+    }
+
+    /// The JSON line.
+    pub(crate) fn json(&self) -> String {
+        let t = &self.totals;
+        let usage = match self.usage {
+            Some((before, peak, after)) => format!(
+                "{{\"before\":{},\"peak\":{},\"after\":{}}}",
+                usage_json(before),
+                usage_json(peak),
+                usage_json(after)
+            ),
+            None => "null".into(),
+        };
+        let cold = self.cold.map_or("null".into(), usage_json);
+        let (n_errors, n_warnings) = self
+            .stderr
+            .as_ref()
+            .map_or((0, 0), |s| (s.n_errors, s.n_warnings));
+        format!(
+            "{{\"tool\":\"chinwag-soak\",\"clients\":{},\"secs\":{},\"seed\":{},\"wall_secs\":{:.1},\"actions\":{},\"messages_sent\":{},\"chat_verified\":{},\"room_received\":{},\"room_verified\":{},\"errs\":{},\"disconnects\":{},\"names_used\":{},\"names_checked\":{},\"server\":{usage},\"server_cold\":{cold},\"server_log_errors\":{n_errors},\"server_log_warnings\":{n_warnings},\"violations\":{},\"pass\":{}}}",
+            self.clients,
+            self.secs,
+            self.seed,
+            self.wall.as_secs_f64(),
+            map_json(&t.actions),
+            t.messages_sent,
+            t.chat_verified,
+            t.room_received,
+            t.room_verified,
+            map_json(&t.errs),
+            map_json(&t.disconnects),
+            t.names_used,
+            self.names_checked,
+            t.n_violations,
+            t.n_violations == 0
+        )
+    }
+}

@@ -1,0 +1,232 @@
+//! The message workloads: `pairs` (closed loop, a window in flight per
+//! direction), `rate` (open loop over pairs) and `fanout` (open loop into
+//! one room). They share the measuring phase ([`Flow`]) and the report.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use crate::flow::{Flow, Pace, Routing};
+use crate::json::JsonLine;
+use crate::net::Net;
+use crate::setup::{Command, Pairing};
+use crate::workloads::{Context, Report, SETUP_CONCURRENCY, add_cpu, register, run_phase};
+
+/// How long after the window closes the generator waits for the messages
+/// still in flight; any not delivered by then count as lost.
+const DRAIN: Duration = Duration::from_secs(10);
+/// The room of the `fanout` workload.
+const ROOM: &str = "bench";
+
+/// Parameters of `pairs`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PairsParams {
+    /// Chatting pairs.
+    pub(crate) pairs: usize,
+    /// Messages in flight per direction.
+    pub(crate) window: u64,
+    /// Seconds measured.
+    pub(crate) secs: f64,
+}
+
+/// Parameters of `rate`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RateParams {
+    /// Chatting pairs.
+    pub(crate) pairs: usize,
+    /// Messages per second over all pairs.
+    pub(crate) rate: f64,
+    /// Seconds measured.
+    pub(crate) secs: f64,
+}
+
+/// Parameters of `fanout`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FanoutParams {
+    /// Room members.
+    pub(crate) members: usize,
+    /// Members that send (the first ones).
+    pub(crate) senders: usize,
+    /// Messages per second over all senders.
+    pub(crate) rate: f64,
+    /// Seconds measured.
+    pub(crate) secs: f64,
+}
+
+/// `pairs`: P pairs chat, each direction keeping W messages in flight.
+///
+/// # Errors
+///
+/// The server cannot be started or reached, or setup fails.
+pub(crate) fn pairs(context: &Context, params: PairsParams) -> anyhow::Result<Report> {
+    let mut json = JsonLine::default();
+    json.str("workload", "pairs")
+        .int("pairs", params.pairs as u64)
+        .int("window", params.window);
+    let pace = Pace::Window(params.window.max(1));
+    chatting_pairs(context, params.pairs, "p", pace, params.secs, json)
+}
+
+/// `rate`: P pairs chat at a fixed total rate, open loop.
+///
+/// # Errors
+///
+/// The server cannot be started or reached, or setup fails.
+pub(crate) fn rate(context: &Context, params: RateParams) -> anyhow::Result<Report> {
+    let mut json = JsonLine::default();
+    json.str("workload", "rate")
+        .int("pairs", params.pairs as u64)
+        .num("rate", params.rate);
+    let pace = Pace::Rate(params.rate.max(0.001));
+    chatting_pairs(context, params.pairs, "r", pace, params.secs, json)
+}
+
+fn chatting_pairs(
+    context: &Context,
+    n_pairs: usize,
+    prefix: &str,
+    pace: Pace,
+    secs: f64,
+    json: JsonLine,
+) -> anyhow::Result<Report> {
+    let n_pairs = n_pairs.max(1);
+    let target = context.target(2 * n_pairs)?;
+    let deadline = Instant::now() + context.timeout;
+    let mut net = Net::new(target.addr())?;
+    let pair_names: Vec<(String, String)> = (0..n_pairs)
+        .map(|i| (format!("{prefix}{i}a"), format!("{prefix}{i}b")))
+        .collect();
+    let names = pair_names
+        .iter()
+        .flat_map(|(a, b)| [a.clone(), b.clone()])
+        .collect();
+    let base = register(&mut net, names, SETUP_CONCURRENCY, deadline)?.base();
+    let mut pairing = Pairing::new(base, pair_names);
+    run_phase(&mut net, &mut pairing, "pairing", deadline, |p| {
+        (p.ready, n_pairs, &p.failures)
+    })?;
+    let routing = Routing::Pairs { base };
+    let mut flow = Flow::new(2 * n_pairs, pace, routing, seconds(secs), target.pid());
+    measure(&mut net, &mut flow, secs)?;
+    net.close_all();
+    let kind = target.kind();
+    target.stop()?;
+    Ok(flow_report(json, kind, secs, &flow))
+}
+
+/// `fanout`: M members in one room, S of them sending at a total rate.
+///
+/// # Errors
+///
+/// The server cannot be started or reached, or setup fails.
+pub(crate) fn fanout(context: &Context, params: FanoutParams) -> anyhow::Result<Report> {
+    let members = params.members.max(2);
+    let senders = params.senders.clamp(1, members);
+    let target = context.target(members)?;
+    let deadline = Instant::now() + context.timeout;
+    let mut net = Net::new(target.addr())?;
+    let names = (0..members).map(|i| format!("f{i}")).collect();
+    let base = register(&mut net, names, SETUP_CONCURRENCY, deadline)?.base();
+    let mut join = Command::new(base, members, &format!("/join {ROOM}"), b"OK join ");
+    run_phase(&mut net, &mut join, "joining", deadline, |j| {
+        (j.done, members, &j.failures)
+    })?;
+    let routing = Routing::Room { base, members };
+    let pace = Pace::Rate(params.rate.max(0.001));
+    let mut flow = Flow::new(senders, pace, routing, seconds(params.secs), target.pid());
+    measure(&mut net, &mut flow, params.secs)?;
+    net.close_all();
+    let kind = target.kind();
+    target.stop()?;
+    let mut json = JsonLine::default();
+    json.str("workload", "fanout")
+        .int("members", members as u64)
+        .int("senders", senders as u64)
+        .num("rate", params.rate);
+    Ok(flow_report(json, kind, params.secs, &flow))
+}
+
+fn seconds(secs: f64) -> Duration {
+    Duration::from_secs_f64(secs.max(0.001))
+}
+
+fn measure(net: &mut Net, flow: &mut Flow, secs: f64) -> anyhow::Result<()> {
+    let deadline = Instant::now() + seconds(secs) + DRAIN;
+    net.run(flow, deadline)?;
+    Ok(())
+}
+
+/// The JSON fields and summary of a finished [`Flow`].
+fn flow_report(mut json: JsonLine, kind: &str, secs: f64, flow: &Flow) -> Report {
+    let traffic = &flow.traffic;
+    let integrity = traffic.integrity();
+    let latency = traffic.latency.summary_us();
+    let failures = traffic.unexpected.count + traffic.closed.count;
+    let per_sec = traffic.delivered_in_window as f64 / secs.max(1e-9);
+    let open_loop = traffic.lag.len() > 0;
+    json.str("server", kind)
+        .num("secs", secs)
+        .int("sent", traffic.sent_total())
+        .int("delivered", traffic.delivered)
+        .num("msgs_per_sec", per_sec)
+        .num("p50_us", latency.p50)
+        .num("p99_us", latency.p99)
+        .num("p999_us", latency.p999)
+        .num("max_us", latency.max)
+        .int("lost", integrity.lost)
+        .int("duplicates", integrity.duplicates)
+        .int("reordered", integrity.reordered)
+        .int("bogus", integrity.bogus)
+        .int("failures", failures as u64);
+    let mut summary = format!(
+        "delivered {} of {} deliveries due; {per_sec:.0} deliveries/s in the {secs} s window\n\
+         latency µs: p50 {:.1}, p99 {:.1}, p99.9 {:.1}, max {:.1}\n\
+         lost {}, duplicated {}, reordered {}, bogus {}, client failures {}\n",
+        traffic.delivered,
+        traffic.expected(),
+        latency.p50,
+        latency.p99,
+        latency.p999,
+        latency.max,
+        integrity.lost,
+        integrity.duplicates,
+        integrity.reordered,
+        integrity.bogus,
+        failures,
+    );
+    if open_loop {
+        let lag = traffic.lag.summary_us();
+        let service = traffic.service.summary_us();
+        json.num("lag_p50_us", lag.p50)
+            .num("lag_p99_us", lag.p99)
+            .num("svc_p50_us", service.p50)
+            .num("svc_p99_us", service.p99)
+            .num("svc_p999_us", service.p999);
+        let _ = writeln!(
+            summary,
+            "generator lag behind schedule µs: p50 {:.1}, p99 {:.1} (included in latency)\n\
+             latency from the real send µs: p50 {:.1}, p99 {:.1}, p99.9 {:.1}",
+            lag.p50, lag.p99, service.p50, service.p99, service.p999
+        );
+    }
+    if let Some(window) = &flow.window {
+        let per_write = window.sent as f64 / window.io.writes.max(1) as f64;
+        json.int("writes", window.io.writes)
+            .num("msgs_per_write", per_write);
+        let _ = writeln!(
+            summary,
+            "generator: {} writes for {} messages sent ({per_write:.2} per write), {} reads",
+            window.io.writes, window.sent, window.io.reads
+        );
+        add_cpu(&mut json, &mut summary, &window.cpu);
+    }
+    let first = traffic
+        .unexpected
+        .first
+        .as_ref()
+        .or(traffic.closed.first.as_ref());
+    if let Some(first) = first {
+        json.str("first_failure", first);
+        let _ = writeln!(summary, "first failure: {first}");
+    }
+    Report::new(json, summary, integrity.is_clean() && failures == 0)
+}

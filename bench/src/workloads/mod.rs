@@ -1,0 +1,159 @@
+//! The workloads, one function each, and what they share: the run context,
+//! the report (one JSON line plus a readable summary) and the setup steps
+//! every workload begins with.
+
+pub(crate) mod crowd;
+pub(crate) mod messages;
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+
+use crate::json::JsonLine;
+use crate::net::{Handler, Net};
+use crate::procfs::CpuUse;
+use crate::setup::{Failures, Register};
+use crate::target::{ServerOptions, Target};
+
+/// Connection handshakes in flight while a message workload sets up.
+pub(crate) const SETUP_CONCURRENCY: usize = 256;
+/// Connections beyond a workload's own that our server allows.
+const SPARE_CLIENTS: usize = 16;
+
+/// What every workload is given.
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    /// The server to use or start.
+    pub(crate) server: ServerOptions,
+    /// The longest any setup (connecting, registering, pairing) may take.
+    pub(crate) timeout: Duration,
+}
+
+impl Context {
+    /// Opens the target for `clients` connections plus spares.
+    ///
+    /// # Errors
+    ///
+    /// As [`Target::open`].
+    pub(crate) fn target(&self, clients: usize) -> anyhow::Result<Target> {
+        Target::open(&self.server, clients + SPARE_CLIENTS)
+    }
+}
+
+/// The outcome of one workload.
+#[derive(Debug, Clone)]
+pub(crate) struct Report {
+    /// The JSON line.
+    pub(crate) json: String,
+    /// The readable summary.
+    pub(crate) summary: String,
+    /// False if anything was lost, duplicated, reordered or failed.
+    pub(crate) ok: bool,
+}
+
+impl Report {
+    /// A report from its JSON fields and summary; `ok` is added to both.
+    pub(crate) fn new(mut json: JsonLine, summary: String, ok: bool) -> Report {
+        json.bool("ok", ok);
+        let verdict = if ok { "OK" } else { "FAILED" };
+        Report {
+            json: json.finish(),
+            summary: format!("{summary}result: {verdict}\n"),
+            ok,
+        }
+    }
+
+    /// The report of a workload that could not run at all.
+    pub(crate) fn failed(workload: &str, error: &anyhow::Error) -> Report {
+        let mut json = JsonLine::default();
+        json.str("workload", workload)
+            .str("error", &format!("{error:#}"));
+        Report::new(json, format!("{workload}: {error:#}\n"), false)
+    }
+}
+
+/// Registers one client per name, failing unless all were welcomed.
+///
+/// # Errors
+///
+/// A client failed to connect or register, or the deadline passed.
+pub(crate) fn register(
+    net: &mut Net,
+    names: Vec<String>,
+    concurrency: usize,
+    deadline: Instant,
+) -> anyhow::Result<Register> {
+    let count = names.len();
+    let mut register = Register::new(net, names, concurrency);
+    let finished = net.run(&mut register, deadline)?;
+    check_phase(
+        "registering",
+        finished,
+        register.welcomed,
+        count,
+        &register.failures,
+    )?;
+    Ok(register)
+}
+
+/// Runs a setup `phase` and fails unless all `expected` clients made it.
+///
+/// # Errors
+///
+/// The deadline passed or some client failed.
+pub(crate) fn run_phase<H: Handler>(
+    net: &mut Net,
+    phase: &mut H,
+    what: &str,
+    deadline: Instant,
+    progress: impl Fn(&H) -> (usize, usize, &Failures),
+) -> anyhow::Result<()> {
+    let finished = net.run(phase, deadline)?;
+    let (done, expected, failures) = progress(phase);
+    check_phase(what, finished, done, expected, failures)
+}
+
+fn check_phase(
+    what: &str,
+    finished: bool,
+    done: usize,
+    expected: usize,
+    failures: &Failures,
+) -> anyhow::Result<()> {
+    if failures.count > 0 {
+        bail!(
+            "{what}: {} of {expected} clients failed (first: {})",
+            failures.count,
+            failures.first.as_deref().unwrap_or("?")
+        );
+    }
+    if !finished || done < expected {
+        bail!("{what}: only {done} of {expected} clients done before the timeout");
+    }
+    Ok(())
+}
+
+/// Adds the CPU fields (seconds and percent of one core) to `json` and
+/// `summary`.
+pub(crate) fn add_cpu(json: &mut JsonLine, summary: &mut String, cpu: &CpuUse) {
+    let percent = |seconds: Option<f64>| seconds.map(|s| 100.0 * s / cpu.wall.max(1e-9));
+    json.opt_num("bench_cpu_s", cpu.bench)
+        .opt_num("server_cpu_s", cpu.server)
+        .opt_num("bench_cpu_pct", percent(cpu.bench))
+        .opt_num("server_cpu_pct", percent(cpu.server));
+    let show = |seconds: Option<f64>| match seconds {
+        Some(s) => format!(
+            "{s:.2} s ({:.0}% of a core)",
+            100.0 * s / cpu.wall.max(1e-9)
+        ),
+        None => "n/a".to_owned(),
+    };
+    let _ = writeln!(
+        summary,
+        "cpu over {:.2} s: generator {}, server {}",
+        cpu.wall,
+        show(cpu.bench),
+        show(cpu.server)
+    );
+}
