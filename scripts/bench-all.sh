@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The full benchmark run behind docs/performance.md: every workload at the
+# documented sizes, results appended as JSON lines to a file, and the chart
+# of pairs regenerated. Takes about three minutes; each run stops by itself.
+#
+#   scripts/bench-all.sh [RESULTS.jsonl]   (default: target/bench-results.jsonl)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+cargo build --release --quiet -p chinwag-bench
+bench=${CARGO_TARGET_DIR:-$PWD/target}/release/chinwag-bench
+results=${1:-target/bench-results.jsonl}
+mkdir -p "$(dirname "$results")"
+: >"$results"
+
+run() {
+    echo "== chinwag-bench $*" >&2
+    "$bench" "$@" --json-only | tee -a "$results"
+}
+
+for pairs in 1 10 100 1000; do
+    run pairs --pairs "$pairs" --window 8 --secs 10
+done
+run rate --pairs 1000 --rate 20000 --secs 10
+run connect --clients 1000 --concurrency 200
+run connect --clients 10000 --concurrency 200
+run list --clients 10000
+run fanout --members 1000 --rate 50 --secs 10
+
+grep '"workload":"pairs"' "$results" | "$bench" chart >docs/perf-pairs.svg
+echo "results in $results; chart in docs/perf-pairs.svg" >&2
