@@ -108,57 +108,7 @@ impl Server {
         if !args.contains(&"--flood-rate") {
             command.args(["--flood-rate", "0"]);
         }
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot spawn chinwagd");
-        let diagnostics = Diagnostics::default();
-
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        let sink = Arc::clone(&diagnostics.stderr);
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                lock(&sink).extend_from_slice(&buf[..n]);
-            }
-        });
-
-        let stdout = child.stdout.take().expect("piped stdout");
-        let lines = Arc::clone(&diagnostics.stdout);
-        let (first_tx, first_rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut first = Some(first_tx);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                lock(&lines).push(line.clone());
-                if let Some(tx) = first.take() {
-                    let _ = tx.send(line);
-                }
-            }
-        });
-
-        let mut server = Server {
-            child: Some(child),
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            diagnostics,
-        };
-        let line = match first_rx.recv_timeout(LINE_TIMEOUT) {
-            Ok(line) => line,
-            Err(_) => server.fail("chinwagd printed no `listening on` line"),
-        };
-        let Some(addr) = line
-            .strip_prefix("listening on ")
-            .and_then(|addr| addr.parse().ok())
-        else {
-            server.fail(&format!("unexpected first stdout line {line:?}"))
-        };
-        server.addr = addr;
-        server
+        Server::start_command(command)
     }
 
     /// The address the server is listening on.
@@ -542,7 +492,7 @@ impl Client {
     }
 }
 
-/// Additive helpers for the adversarial suite.
+/// Helpers for the adversarial suite, and the common start.
 impl Server {
     /// The path of the `chinwagd` binary under test.
     pub(crate) fn binary() -> &'static str {
