@@ -10,13 +10,7 @@ use memchr::memchr2;
 /// The default `--max-line`: longest line in bytes, terminator excluded.
 pub const DEFAULT_MAX_LINE: usize = 4096;
 
-const IAC: u8 = 255;
-const DONT: u8 = 254;
-const DO: u8 = 253;
-const WONT: u8 = 252;
-const WILL: u8 = 251;
-const SB: u8 = 250;
-const SE: u8 = 240;
+use crate::telnet::{DO, DONT, IAC, SB, SE, WILL, WONT};
 
 /// One thing the decoder found in the byte stream.
 #[derive(Debug, Clone, PartialEq, Eq)]

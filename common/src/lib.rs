@@ -24,6 +24,7 @@ mod error;
 mod line;
 mod name;
 mod sanitize;
+pub mod telnet;
 
 pub use command::{Command, CommandError, Input, Parsed, parse_input};
 pub use decode::{DEFAULT_MAX_LINE, Decoded, LineDecoder};
