@@ -7,10 +7,10 @@
 
 use memchr::memchr2;
 
+use crate::telnet::{DO, DONT, IAC, SB, SE, WILL, WONT};
+
 /// The default `--max-line`: longest line in bytes, terminator excluded.
 pub const DEFAULT_MAX_LINE: usize = 4096;
-
-use crate::telnet::{DO, DONT, IAC, SB, SE, WILL, WONT};
 
 /// One thing the decoder found in the byte stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
