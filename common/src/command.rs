@@ -37,22 +37,114 @@ pub enum Command {
     Exit,
 }
 
-impl Command {
-    /// The command's full name, as used in `OK <command>`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Command::Help => "help",
-            Command::List => "list",
-            Command::Chat(_) => "chat",
-            Command::Accept(_) => "accept",
-            Command::Decline(_) => "decline",
-            Command::Cancel => "cancel",
-            Command::Leave => "leave",
-            Command::Join(_) => "join",
-            Command::Rooms => "rooms",
-            Command::Ping(_) => "ping",
-            Command::Exit => "exit",
+/// What follows a command word; the client completes names from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Args {
+    /// Nothing.
+    None,
+    /// One user name.
+    User,
+    /// An optional user name.
+    OptionalUser,
+    /// One room name.
+    Room,
+    /// An optional space-free token.
+    Token,
+    /// Anything; ignored.
+    Ignored,
+}
+
+/// Declares the commands, each once: variant, words (the first is the
+/// command's full name, as in `OK <command>`) and arguments.
+macro_rules! verbs {
+    ($($(#[$doc:meta])* $variant:ident = [$($word:literal),+], $args:expr;)+) => {
+        /// A command word, without its arguments.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Verb {
+            $($(#[$doc])* $variant,)+
         }
+
+        impl Verb {
+            /// Every command, in the order `/help` lists them.
+            pub const ALL: &[Verb] = &[$(Verb::$variant),+];
+
+            /// The words that name this command; the first is its full name.
+            pub fn words(self) -> &'static [&'static str] {
+                match self {
+                    $(Verb::$variant => &[$($word),+],)+
+                }
+            }
+
+            /// What follows the command word.
+            pub fn args(self) -> Args {
+                match self {
+                    $(Verb::$variant => $args,)+
+                }
+            }
+        }
+    };
+}
+
+verbs! {
+    /// `/help`
+    Help = ["help"], Args::None;
+    /// `/list`
+    List = ["list"], Args::None;
+    /// `/chat NAME`
+    Chat = ["chat"], Args::User;
+    /// `/accept [NAME]`
+    Accept = ["accept"], Args::OptionalUser;
+    /// `/decline [NAME]`
+    Decline = ["decline"], Args::OptionalUser;
+    /// `/cancel`
+    Cancel = ["cancel"], Args::None;
+    /// `/leave`
+    Leave = ["leave"], Args::None;
+    /// `/join ROOM`
+    Join = ["join"], Args::Room;
+    /// `/rooms`
+    Rooms = ["rooms"], Args::None;
+    /// `/ping [TOKEN]`
+    Ping = ["ping"], Args::Token;
+    /// `/exit`, `/quit`
+    Exit = ["exit", "quit"], Args::Ignored;
+}
+
+impl Verb {
+    /// The command's full name, as used in `OK <command>`.
+    pub fn name(self) -> &'static str {
+        self.words()[0]
+    }
+
+    /// The command a word names, ignoring ASCII case.
+    pub fn of(word: &str) -> Option<Verb> {
+        Verb::ALL.iter().copied().find(|verb| {
+            verb.words()
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(word))
+        })
+    }
+
+    /// Reads the arguments (the rest of the line after the command word).
+    fn parse(self, rest: &str) -> Result<Command, CommandError> {
+        let args: Vec<&str> = rest.split(' ').filter(|w| !w.is_empty()).collect();
+        let parsed = match self {
+            Verb::Help => no_args(args, Command::Help),
+            Verb::List => no_args(args, Command::List),
+            Verb::Chat => one_arg(args).map(Command::Chat),
+            Verb::Accept => optional_arg(args).map(Command::Accept),
+            Verb::Decline => optional_arg(args).map(Command::Decline),
+            Verb::Cancel => no_args(args, Command::Cancel),
+            Verb::Leave => no_args(args, Command::Leave),
+            Verb::Join => one_arg(args).map(Command::Join),
+            Verb::Rooms => no_args(args, Command::Rooms),
+            Verb::Ping => optional_arg(args)
+                .map(|token| Command::Ping(token.map(|token| Arc::from(sanitize(&token))))),
+            Verb::Exit => Ok(Command::Exit),
+        };
+        parsed.map_err(|()| CommandError::usage(self))
     }
 }
 
@@ -62,15 +154,15 @@ impl Command {
 pub struct CommandError {
     /// `unknown-command` or `usage`.
     pub code: ErrorCode,
-    /// The recognised command (`"help"`, `"chat"`, …), if any.
-    pub command: Option<&'static str>,
+    /// The recognised command, if any.
+    pub command: Option<Verb>,
 }
 
 impl CommandError {
-    fn usage(command: &'static str) -> CommandError {
+    fn usage(verb: Verb) -> CommandError {
         CommandError {
             code: ErrorCode::Usage,
-            command: Some(command),
+            command: Some(verb),
         }
     }
 }
@@ -103,104 +195,45 @@ pub fn parse_input(line: &str) -> Input {
         };
     }
     if let Some(command) = line.strip_prefix('/') {
-        let mut words = command.split(' ').filter(|w| !w.is_empty());
-        let word = command.split(' ').next().unwrap_or_default();
+        let (word, rest) = command.split_once(' ').unwrap_or((command, ""));
         // An empty first word ("/" or "/ list") names no command.
-        let parsed = if word.is_empty() {
-            Err(CommandError {
+        let parsed = match Verb::of(word) {
+            Some(verb) => verb.parse(rest),
+            None => Err(CommandError {
                 code: ErrorCode::UnknownCommand,
                 command: None,
-            })
-        } else {
-            words.next();
-            parse_command(word, words.collect())
+            }),
         };
         return Input::Command(parsed);
     }
-    let mut words = line.split(' ').filter(|w| !w.is_empty());
-    let alias = words
-        .next()
-        .and_then(Alias::of)
-        .map(|alias| alias.parse(words.collect()));
+    let trimmed = line.trim_start_matches(' ');
+    let (word, rest) = trimmed.split_once(' ').unwrap_or((trimmed, ""));
+    let alias = alias(word).map(|verb| verb.parse(rest));
     Input::Text {
         text: Arc::from(sanitize(line)),
         alias,
     }
 }
 
-fn parse_command(word: &str, args: Vec<&str>) -> Parsed {
-    let parsed = match word.to_ascii_lowercase().as_str() {
-        "help" => no_args(args, Command::Help),
-        "list" => no_args(args, Command::List),
-        "chat" => one_arg(args).map(Command::Chat),
-        "accept" => optional_arg(args).map(Command::Accept),
-        "decline" => optional_arg(args).map(Command::Decline),
-        "cancel" => no_args(args, Command::Cancel),
-        "leave" => no_args(args, Command::Leave),
-        "join" => one_arg(args).map(Command::Join),
-        "rooms" => no_args(args, Command::Rooms),
-        "ping" => optional_arg(args)
-            .map(|token| Command::Ping(token.map(|token| Arc::from(sanitize(&token))))),
-        "exit" | "quit" => Ok(Command::Exit),
-        _ => {
-            return Err(CommandError {
-                code: ErrorCode::UnknownCommand,
-                command: None,
-            });
-        }
-    };
-    parsed.map_err(|()| CommandError::usage(command_name(word)))
-}
+/// The menu aliases: the first word of a line outside a chat, room or
+/// naming, and the command it stands for.
+const ALIASES: [(&str, Verb); 7] = [
+    ("1", Verb::List),
+    ("2", Verb::Chat),
+    ("3", Verb::Exit),
+    ("yes", Verb::Accept),
+    ("y", Verb::Accept),
+    ("no", Verb::Decline),
+    ("n", Verb::Decline),
+];
 
-/// A menu alias: the first word of a line outside a chat, room or naming.
-#[derive(Debug, Clone, Copy)]
-enum Alias {
-    List,
-    Chat,
-    Exit,
-    Accept,
-    Decline,
-}
-
-impl Alias {
-    /// Recognises an alias without allocating: this runs on every message.
-    fn of(word: &str) -> Option<Alias> {
-        const ALIASES: [(&str, Alias); 7] = [
-            ("1", Alias::List),
-            ("2", Alias::Chat),
-            ("3", Alias::Exit),
-            ("yes", Alias::Accept),
-            ("y", Alias::Accept),
-            ("no", Alias::Decline),
-            ("n", Alias::Decline),
-        ];
-        ALIASES
-            .into_iter()
-            .find(|(alias, _)| alias.eq_ignore_ascii_case(word))
-            .map(|(_, alias)| alias)
-    }
-
-    fn parse(self, args: Vec<&str>) -> Parsed {
-        let (parsed, name) = match self {
-            Alias::List => (no_args(args, Command::List), "list"),
-            Alias::Chat => (one_arg(args).map(Command::Chat), "chat"),
-            Alias::Exit => (Ok(Command::Exit), "exit"),
-            Alias::Accept => (optional_arg(args).map(Command::Accept), "accept"),
-            Alias::Decline => (optional_arg(args).map(Command::Decline), "decline"),
-        };
-        parsed.map_err(|()| CommandError::usage(name))
-    }
-}
-
-/// The full name of a recognised command word (only called for known words).
-fn command_name(word: &str) -> &'static str {
-    const NAMES: [&str; 10] = [
-        "help", "list", "chat", "accept", "decline", "cancel", "leave", "join", "rooms", "ping",
-    ];
-    NAMES
+/// The command a menu alias stands for. Recognised without allocating:
+/// this runs on every message.
+fn alias(word: &str) -> Option<Verb> {
+    ALIASES
         .into_iter()
-        .find(|name| name.eq_ignore_ascii_case(word))
-        .unwrap_or("exit")
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(word))
+        .map(|(_, verb)| verb)
 }
 
 fn no_args(args: Vec<&str>, command: Command) -> Result<Command, ()> {
@@ -315,7 +348,7 @@ mod tests {
         ] {
             let expected = CommandError {
                 code: ErrorCode::Usage,
-                command: Some(name),
+                command: Verb::of(name),
             };
             assert_eq!(parse_input(line), Input::Command(Err(expected)), "{line:?}");
         }
@@ -334,7 +367,7 @@ mod tests {
                 Input::Text {
                     alias: Some(Err(error)),
                     ..
-                } => assert_eq!(error.command, Some(name)),
+                } => assert_eq!(error.command.map(Verb::name), Some(name)),
                 other => panic!("{line:?}: {other:?}"),
             }
         }
@@ -396,22 +429,24 @@ mod tests {
     }
 
     #[test]
-    fn command_names_match_ok_replies() {
-        assert_eq!(Command::Exit.name(), "exit");
-        assert_eq!(Command::Ping(None).name(), "ping");
-        assert_eq!(Command::Join("r".into()).name(), "join");
-        for (cmd, name) in [
-            (Command::Help, "help"),
-            (Command::List, "list"),
-            (Command::Chat(String::new()), "chat"),
-            (Command::Accept(None), "accept"),
-            (Command::Decline(None), "decline"),
-            (Command::Cancel, "cancel"),
-            (Command::Leave, "leave"),
-            (Command::Rooms, "rooms"),
-        ] {
-            assert_eq!(cmd.name(), name);
+    fn every_word_of_every_command_parses_to_that_command() {
+        for &verb in Verb::ALL {
+            for word in verb.words() {
+                assert_eq!(Verb::of(word), Some(verb));
+                assert_eq!(Verb::of(&word.to_ascii_uppercase()), Some(verb));
+                let line = match verb.args() {
+                    Args::User | Args::Room => format!("/{word} x"),
+                    _ => format!("/{word}"),
+                };
+                match parse_input(&line) {
+                    Input::Command(Ok(_)) => {}
+                    other => panic!("{line:?}: {other:?}"),
+                }
+            }
         }
+        assert_eq!(Verb::Exit.name(), "exit");
+        assert_eq!(Verb::of("quit"), Some(Verb::Exit));
+        assert_eq!(Verb::of(""), None);
     }
 
     mod properties {

@@ -26,14 +26,14 @@ mod name;
 mod sanitize;
 pub mod telnet;
 
-pub use command::{Command, CommandError, Input, Parsed, parse_input};
+pub use command::{Args, Command, CommandError, Input, Parsed, Verb, parse_input};
 pub use decode::{DEFAULT_MAX_LINE, Decoded, LineDecoder};
 pub use error::ErrorCode;
 pub use line::{
-    CancelReason, DeclineReason, EndReason, LineParseError, OkReply, PartReason, ServerLine,
+    CancelReason, DeclineReason, EndReason, LineParseError, OkReply, PartReason, ServerLine, Tag,
     UserState,
 };
-pub use name::{MAX_NAME_LEN, Name, NameError, fold};
+pub use name::{MAX_NAME_LEN, NAME_RULE, Name, NameError, fold};
 pub use sanitize::{is_forbidden, sanitize};
 
 /// The protocol version announced in `HELLO`.

@@ -7,6 +7,7 @@ use std::fmt::{self, Write as _};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use crate::command::Verb;
 use crate::error::ErrorCode;
 
 /// A user's state in a `USER` line.
@@ -69,6 +70,85 @@ reason_enum!(
     Disconnected = "disconnected" }
 );
 
+/// Declares the tags, each once: variant and wire word.
+macro_rules! tags {
+    ($($(#[$doc:meta])* $variant:ident = $word:literal,)+) => {
+        /// A server line's first word, which says how to read the rest.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Tag {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl Tag {
+            /// Every tag this version knows.
+            pub const ALL: &[Tag] = &[$(Tag::$variant),+];
+
+            /// The tag as sent.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Tag::$variant => $word,)+
+                }
+            }
+        }
+    };
+}
+
+tags! {
+    /// The greeting.
+    Hello = "HELLO",
+    /// The username was accepted.
+    Welcome = "WELCOME",
+    /// Prose for humans.
+    Info = "INFO",
+    /// A command succeeded.
+    Ok = "OK",
+    /// A command or line failed.
+    Err = "ERR",
+    /// One line of `/list`.
+    User = "USER",
+    /// One line of `/rooms`.
+    RoomInfo = "ROOMINFO",
+    /// A chat request to you.
+    Request = "REQUEST",
+    /// A request to you was withdrawn.
+    Cancelled = "CANCELLED",
+    /// Your request failed.
+    Declined = "DECLINED",
+    /// A chat started.
+    Chat = "CHAT",
+    /// A chat message.
+    Msg = "MSG",
+    /// Your chat ended.
+    Ended = "ENDED",
+    /// Someone joined your room.
+    Joined = "JOINED",
+    /// Someone left your room.
+    Parted = "PARTED",
+    /// A room message.
+    Room = "ROOM",
+    /// The server closes the connection.
+    Bye = "BYE",
+}
+
+impl FromStr for Tag {
+    type Err = ();
+
+    fn from_str(word: &str) -> Result<Tag, ()> {
+        Tag::ALL
+            .iter()
+            .copied()
+            .find(|tag| tag.as_str() == word)
+            .ok_or(())
+    }
+}
+
+impl fmt::Display for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The fields of an `OK` line, one variant per command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OkReply {
@@ -94,6 +174,24 @@ pub enum OkReply {
     Rooms(usize),
     /// `OK ping <token or ->`
     Ping(Option<Arc<str>>),
+}
+
+impl OkReply {
+    /// The command this replies to.
+    pub fn verb(&self) -> Verb {
+        match self {
+            OkReply::Help => Verb::Help,
+            OkReply::List(_) => Verb::List,
+            OkReply::Chat(_) => Verb::Chat,
+            OkReply::Accept(_) => Verb::Accept,
+            OkReply::Decline(_) => Verb::Decline,
+            OkReply::Cancel(_) => Verb::Cancel,
+            OkReply::LeaveChat(_) | OkReply::LeaveRoom(_) => Verb::Leave,
+            OkReply::Join(..) => Verb::Join,
+            OkReply::Rooms(_) => Verb::Rooms,
+            OkReply::Ping(_) => Verb::Ping,
+        }
+    }
 }
 
 /// One line from the server. Text fields hold free text (prose or, for
@@ -155,25 +253,25 @@ impl ServerLine {
     }
 
     /// The line's tag.
-    pub fn tag(&self) -> &'static str {
+    pub fn tag(&self) -> Tag {
         match self {
-            ServerLine::Hello(_) => "HELLO",
-            ServerLine::Welcome(_) => "WELCOME",
-            ServerLine::Info(_) => "INFO",
-            ServerLine::Ok(_) => "OK",
-            ServerLine::Err(..) => "ERR",
-            ServerLine::User(..) => "USER",
-            ServerLine::RoomInfo(..) => "ROOMINFO",
-            ServerLine::Request(_) => "REQUEST",
-            ServerLine::Cancelled(..) => "CANCELLED",
-            ServerLine::Declined(..) => "DECLINED",
-            ServerLine::Chat(_) => "CHAT",
-            ServerLine::Msg(..) => "MSG",
-            ServerLine::Ended(..) => "ENDED",
-            ServerLine::Joined(..) => "JOINED",
-            ServerLine::Parted(..) => "PARTED",
-            ServerLine::Room(..) => "ROOM",
-            ServerLine::Bye(_) => "BYE",
+            ServerLine::Hello(_) => Tag::Hello,
+            ServerLine::Welcome(_) => Tag::Welcome,
+            ServerLine::Info(_) => Tag::Info,
+            ServerLine::Ok(_) => Tag::Ok,
+            ServerLine::Err(..) => Tag::Err,
+            ServerLine::User(..) => Tag::User,
+            ServerLine::RoomInfo(..) => Tag::RoomInfo,
+            ServerLine::Request(_) => Tag::Request,
+            ServerLine::Cancelled(..) => Tag::Cancelled,
+            ServerLine::Declined(..) => Tag::Declined,
+            ServerLine::Chat(_) => Tag::Chat,
+            ServerLine::Msg(..) => Tag::Msg,
+            ServerLine::Ended(..) => Tag::Ended,
+            ServerLine::Joined(..) => Tag::Joined,
+            ServerLine::Parted(..) => Tag::Parted,
+            ServerLine::Room(..) => Tag::Room,
+            ServerLine::Bye(_) => Tag::Bye,
         }
     }
 
@@ -199,24 +297,27 @@ impl ServerLine {
     pub fn parse(line: &str) -> Result<ServerLine, LineParseError> {
         let line = line.strip_suffix('\n').unwrap_or(line);
         let line = line.strip_suffix('\r').unwrap_or(line);
-        let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let tag: Tag = word
+            .parse()
+            .map_err(|()| LineParseError::UnknownTag(word.to_owned()))?;
         let mut fields = Fields {
             rest,
-            tag: tag_name(tag),
+            tag: tag.as_str(),
         };
         let parsed = match tag {
-            "HELLO" => {
+            Tag::Hello => {
                 fields.expect_literal(crate::PROTOCOL)?;
                 ServerLine::Hello(fields.text())
             }
-            "WELCOME" => ServerLine::Welcome(fields.word()?),
-            "INFO" => ServerLine::Info(fields.text()),
-            "OK" => ServerLine::Ok(parse_ok(&mut fields)?),
-            "ERR" => {
+            Tag::Welcome => ServerLine::Welcome(fields.word()?),
+            Tag::Info => ServerLine::Info(fields.text()),
+            Tag::Ok => ServerLine::Ok(parse_ok(&mut fields)?),
+            Tag::Err => {
                 let code = fields.parsed::<ErrorCode>()?;
                 ServerLine::Err(code, fields.text())
             }
-            "USER" => {
+            Tag::User => {
                 let name = fields.word()?;
                 let state = fields.word()?;
                 let peer = fields.word()?;
@@ -228,70 +329,47 @@ impl ServerLine {
                 };
                 ServerLine::User(name, state)
             }
-            "ROOMINFO" => ServerLine::RoomInfo(fields.word()?, fields.parsed()?),
-            "REQUEST" => ServerLine::Request(fields.word()?),
-            "CANCELLED" => ServerLine::Cancelled(fields.word()?, fields.parsed()?),
-            "DECLINED" => ServerLine::Declined(fields.word()?, fields.parsed()?),
-            "CHAT" => ServerLine::Chat(fields.word()?),
-            "MSG" => ServerLine::Msg(fields.word()?, fields.text()),
-            "ENDED" => ServerLine::Ended(fields.word()?, fields.parsed()?),
-            "JOINED" => ServerLine::Joined(fields.word()?, fields.word()?),
-            "PARTED" => ServerLine::Parted(fields.word()?, fields.word()?, fields.parsed()?),
-            "ROOM" => ServerLine::Room(fields.word()?, fields.word()?, fields.text()),
-            "BYE" => ServerLine::Bye(fields.text()),
-            _ => return Err(LineParseError::UnknownTag(tag.to_owned())),
+            Tag::RoomInfo => ServerLine::RoomInfo(fields.word()?, fields.parsed()?),
+            Tag::Request => ServerLine::Request(fields.word()?),
+            Tag::Cancelled => ServerLine::Cancelled(fields.word()?, fields.parsed()?),
+            Tag::Declined => ServerLine::Declined(fields.word()?, fields.parsed()?),
+            Tag::Chat => ServerLine::Chat(fields.word()?),
+            Tag::Msg => ServerLine::Msg(fields.word()?, fields.text()),
+            Tag::Ended => ServerLine::Ended(fields.word()?, fields.parsed()?),
+            Tag::Joined => ServerLine::Joined(fields.word()?, fields.word()?),
+            Tag::Parted => ServerLine::Parted(fields.word()?, fields.word()?, fields.parsed()?),
+            Tag::Room => ServerLine::Room(fields.word()?, fields.word()?, fields.text()),
+            Tag::Bye => ServerLine::Bye(fields.text()),
         };
         // Any text after the fields of other tags is prose and ignored.
         Ok(parsed)
     }
 }
 
-fn tag_name(tag: &str) -> &'static str {
-    const TAGS: [&str; 17] = [
-        "HELLO",
-        "WELCOME",
-        "INFO",
-        "OK",
-        "ERR",
-        "USER",
-        "ROOMINFO",
-        "REQUEST",
-        "CANCELLED",
-        "DECLINED",
-        "CHAT",
-        "MSG",
-        "ENDED",
-        "JOINED",
-        "PARTED",
-        "ROOM",
-        "BYE",
-    ];
-    TAGS.into_iter()
-        .find(|known| *known == tag)
-        .unwrap_or("server")
-}
-
 fn parse_ok(fields: &mut Fields<'_>) -> Result<OkReply, LineParseError> {
     let command = fields.word()?;
-    let reply = match &*command {
-        "help" => OkReply::Help,
-        "list" => OkReply::List(fields.parsed()?),
-        "chat" => OkReply::Chat(fields.word()?),
-        "accept" => OkReply::Accept(fields.word()?),
-        "decline" => OkReply::Decline(fields.word()?),
-        "cancel" => OkReply::Cancel(fields.word()?),
-        "leave" => match &*fields.word()? {
+    let Some(verb) = Verb::of(&command).filter(|verb| verb.name() == &*command) else {
+        return Err(LineParseError::Malformed("OK"));
+    };
+    let reply = match verb {
+        Verb::Help => OkReply::Help,
+        Verb::List => OkReply::List(fields.parsed()?),
+        Verb::Chat => OkReply::Chat(fields.word()?),
+        Verb::Accept => OkReply::Accept(fields.word()?),
+        Verb::Decline => OkReply::Decline(fields.word()?),
+        Verb::Cancel => OkReply::Cancel(fields.word()?),
+        Verb::Leave => match &*fields.word()? {
             "chat" => OkReply::LeaveChat(fields.word()?),
             "room" => OkReply::LeaveRoom(fields.word()?),
             _ => return Err(LineParseError::Malformed("OK leave")),
         },
-        "join" => OkReply::Join(fields.word()?, fields.parsed()?),
-        "rooms" => OkReply::Rooms(fields.parsed()?),
-        "ping" => {
+        Verb::Join => OkReply::Join(fields.word()?, fields.parsed()?),
+        Verb::Rooms => OkReply::Rooms(fields.parsed()?),
+        Verb::Ping => {
             let token = fields.word()?;
             OkReply::Ping(if &*token == "-" { None } else { Some(token) })
         }
-        _ => return Err(LineParseError::Malformed("OK")),
+        Verb::Exit => return Err(LineParseError::Malformed("OK")),
     };
     // Free text after the fields is prose for humans, allowed on every tag.
     Ok(reply)
@@ -335,7 +413,7 @@ impl Fields<'_> {
 /// Formats without the CRLF.
 impl fmt::Display for ServerLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.tag())?;
+        f.write_str(self.tag().as_str())?;
         match self {
             ServerLine::Hello(text) => {
                 write!(f, " {}", crate::PROTOCOL)?;
@@ -343,19 +421,21 @@ impl fmt::Display for ServerLine {
             }
             ServerLine::Welcome(name) => write!(f, " {name}"),
             ServerLine::Info(text) | ServerLine::Bye(text) => with_text(f, text),
-            ServerLine::Ok(reply) => match reply {
-                OkReply::Help => f.write_str(" help"),
-                OkReply::List(count) => write!(f, " list {count}"),
-                OkReply::Chat(name) => write!(f, " chat {name}"),
-                OkReply::Accept(name) => write!(f, " accept {name}"),
-                OkReply::Decline(name) => write!(f, " decline {name}"),
-                OkReply::Cancel(name) => write!(f, " cancel {name}"),
-                OkReply::LeaveChat(name) => write!(f, " leave chat {name}"),
-                OkReply::LeaveRoom(room) => write!(f, " leave room {room}"),
-                OkReply::Join(room, members) => write!(f, " join {room} {members}"),
-                OkReply::Rooms(count) => write!(f, " rooms {count}"),
-                OkReply::Ping(token) => write!(f, " ping {}", token.as_deref().unwrap_or("-")),
-            },
+            ServerLine::Ok(reply) => {
+                write!(f, " {}", reply.verb().name())?;
+                match reply {
+                    OkReply::Help => Ok(()),
+                    OkReply::List(count) | OkReply::Rooms(count) => write!(f, " {count}"),
+                    OkReply::Chat(name)
+                    | OkReply::Accept(name)
+                    | OkReply::Decline(name)
+                    | OkReply::Cancel(name) => write!(f, " {name}"),
+                    OkReply::LeaveChat(name) => write!(f, " chat {name}"),
+                    OkReply::LeaveRoom(room) => write!(f, " room {room}"),
+                    OkReply::Join(room, members) => write!(f, " {room} {members}"),
+                    OkReply::Ping(token) => write!(f, " {}", token.as_deref().unwrap_or("-")),
+                }
+            }
             ServerLine::Err(code, text) => {
                 write!(f, " {code}")?;
                 with_text(f, text)
@@ -511,7 +591,16 @@ mod tests {
             assert_eq!(bytes, format!("{text}\r\n").into_bytes());
             assert_eq!(ServerLine::parse(text), Ok(line.clone()), "{text:?}");
             assert_eq!(ServerLine::parse(&format!("{text}\r\n")), Ok(line.clone()));
-            assert_eq!(line.tag(), text.split(' ').next().unwrap());
+            assert_eq!(line.tag().as_str(), text.split(' ').next().unwrap());
+        }
+    }
+
+    #[test]
+    fn every_tag_round_trips_and_has_a_case_above() {
+        let covered: Vec<Tag> = every_line().iter().map(|(line, _)| line.tag()).collect();
+        for &tag in Tag::ALL {
+            assert_eq!(tag.as_str().parse::<Tag>(), Ok(tag));
+            assert!(covered.contains(&tag), "no test line for {tag}");
         }
     }
 

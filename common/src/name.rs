@@ -7,6 +7,18 @@ use std::sync::Arc;
 /// The longest name, in characters (all ASCII, so also in bytes).
 pub const MAX_NAME_LEN: usize = 24;
 
+/// The name rule as one phrase for people ("1-24 letters, …"), as a macro
+/// so that prose can be built around it with `concat!` at compile time.
+#[macro_export]
+macro_rules! name_rule {
+    () => {
+        "1-24 letters, digits, '_' or '-', starting with a letter or digit"
+    };
+}
+
+/// The name rule as one phrase for people: what [`Name::parse`] accepts.
+pub const NAME_RULE: &str = name_rule!();
+
 /// Why a string is not a valid name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
