@@ -70,7 +70,7 @@ fuzz_target!(|steps: Vec<Step>| {
                     hub.connect(probe, probe);
                     hub.handle(probe, parse_input(name.as_str()), &mut probe_out);
                     assert!(
-                        probe_out.reply.first().is_some_and(|l| l.tag() == "WELCOME"),
+                        probe_out.reply.first().is_some_and(|l| l.tag() == common::Tag::Welcome),
                         "a freed name could not be taken again"
                     );
                     hub.disconnect(probe, &mut probe_out);

@@ -11,49 +11,50 @@ use anyhow::Context as _;
 use clap::Parser;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
+use crate::config::{Config, defaults};
 use crate::limits::{self, OsLimits};
-use crate::server::{Config, Server};
+use crate::server::Server;
 
 /// chinwagd: a chat server for terminals and telnet (protocol chinwag/1).
 #[derive(Debug, Parser)]
 #[command(name = "chinwagd", version, about, long_about = None)]
 pub struct Args {
     /// Address and port to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR:PORT")]
+    #[arg(long, default_value = defaults::BIND, value_name = "ADDR:PORT")]
     pub bind: String,
     /// Connections at once, named or not; lowered at start-up to what the
     /// system allows.
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    #[arg(long, default_value_t = defaults::MAX_CLIENTS, value_name = "N")]
     pub max_clients: usize,
     /// Seconds from connect to pick a username (0: no limit).
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    #[arg(long, default_value_t = defaults::NAME_TIMEOUT_SECS, value_name = "SECS")]
     pub name_timeout: u64,
     /// Items (events or replies) waiting for one client before it is
     /// disconnected as too slow.
-    #[arg(long, default_value_t = 1024, value_name = "ITEMS")]
+    #[arg(long, default_value_t = defaults::SEND_QUEUE, value_name = "ITEMS")]
     pub send_queue: usize,
     /// Bytes waiting for one client before it is disconnected as too slow.
-    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    #[arg(long, default_value_t = defaults::SEND_QUEUE_BYTES, value_name = "BYTES")]
     pub send_queue_bytes: usize,
     /// Seconds a write to a client may make no progress before it is
     /// disconnected.
-    #[arg(long, default_value_t = 10, value_name = "SECS",
+    #[arg(long, default_value_t = defaults::WRITE_TIMEOUT_SECS, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub write_timeout: u64,
     /// Lines per second per connection, burst twice that; a faster client
     /// is read more slowly, never cut off (0: off).
-    #[arg(long, default_value_t = 50, value_name = "LINES")]
+    #[arg(long, default_value_t = defaults::FLOOD_RATE, value_name = "LINES")]
     pub flood_rate: u32,
     /// Longest input line in bytes, line ending excluded.
-    #[arg(long, default_value_t = common::DEFAULT_MAX_LINE, value_name = "BYTES",
+    #[arg(long, default_value_t = defaults::MAX_LINE, value_name = "BYTES",
           value_parser = clap::builder::ValueParser::new(parse_max_line))]
     pub max_line: usize,
     /// TCP keepalive idle seconds (tests shorten it).
-    #[arg(long, hide = true, default_value_t = 60, value_name = "SECS",
+    #[arg(long, hide = true, default_value_t = defaults::KEEPALIVE_IDLE_SECS, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub keepalive_idle: u64,
     /// TCP keepalive seconds between probes (tests shorten it).
-    #[arg(long, hide = true, default_value_t = 10, value_name = "SECS",
+    #[arg(long, hide = true, default_value_t = defaults::KEEPALIVE_INTERVAL_SECS, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub keepalive_interval: u64,
     /// Test hook: the line `/__panic` panics its connection thread.

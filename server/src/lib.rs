@@ -7,12 +7,15 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod config;
 mod connection;
 mod flood;
 pub mod hub;
 pub mod limits;
 mod outbox;
 mod server;
+mod shared;
 mod threads;
 
-pub use server::{Config, Server};
+pub use config::Config;
+pub use server::Server;

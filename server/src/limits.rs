@@ -1,9 +1,12 @@
 //! What the operating system allows: file descriptors and threads. Read at
 //! start-up so `--max-clients` can be lowered to something the process can
-//! really hold; past the thread ceiling a new thread aborts the whole
-//! process (RELIABILITY.md, finding 1), so the server must never get there.
+//! really hold; past the thread ceiling (about 16,400 threads with the
+//! default `vm.max_map_count` of 65530, at four mappings a thread) a new
+//! thread aborts the whole process, so the server must never get there.
 
 use std::fs;
+
+use crate::config::defaults;
 
 /// File descriptors kept for the listener, logs and the like.
 const RESERVED_FDS: u64 = 64;
@@ -88,7 +91,7 @@ impl OsLimits {
                 reasons.push(format!("open-file limit {open_files}"));
             }
         }
-        let mut max_writer_threads = 2048;
+        let mut max_writer_threads = defaults::WRITER_THREADS as u64;
         if let Some(threads) = self.threads {
             let usable = threads.saturating_sub(RESERVED_THREADS);
             let writers = (usable / 8).max(16).min(usable);
@@ -97,7 +100,7 @@ impl OsLimits {
                 max_clients = by_threads;
                 reasons.push(format!("thread limit {threads}"));
             }
-            max_writer_threads = (usable - max_clients).min(4096);
+            max_writer_threads = (usable - max_clients).min(defaults::MAX_WRITER_THREADS as u64);
         }
         Capacity {
             max_clients: max_clients as usize,

@@ -1,8 +1,10 @@
-//! One connection's outbound side: a bounded queue (items and bytes), and
-//! the rule for who writes to the socket. Whoever queues a line flushes it
-//! with non-blocking sends; only when the socket is full does a writer
-//! thread start, and it ends once the backlog is written. So an idle or
-//! keeping-up connection costs one thread, not two (see ARCHITECTURE.md).
+//! Delivery: one connection's outbound side, a bounded queue (items and
+//! bytes), and the rule for who writes to the socket. Whoever queues a line
+//! flushes it with non-blocking sends; only when the socket is full does a
+//! writer thread start, and it ends once the backlog is written. So an idle
+//! or keeping-up connection costs one thread, not two (see ARCHITECTURE.md).
+//! [`Delivery`] is how the hub's output gets here: queued under the hub
+//! lock, flushed after it.
 //!
 //! Full-queue policy, decided here only: a connection whose queue passes
 //! `--send-queue` items or `--send-queue-bytes` bytes, or whose socket takes
@@ -23,7 +25,7 @@ use socket2::SockRef;
 
 use common::ServerLine;
 
-use crate::hub::ConnId;
+use crate::hub::{ConnId, Outcome, Targets};
 use crate::threads::ThreadBudget;
 
 /// Coalesce at most this much queued output into one write call.
@@ -115,8 +117,9 @@ enum Drain {
     Blocked,
 }
 
-/// A connection's outbound queue and socket. Shared by every thread that
-/// sends to this connection.
+/// A connection's outbound queue and the write side of its socket. Shared
+/// by every thread that sends to this connection; the connection's own
+/// thread reads from the same socket (one descriptor, never `try_clone`d).
 #[derive(Debug)]
 pub(crate) struct Outbox {
     id: ConnId,
@@ -167,8 +170,9 @@ impl Outbox {
         }
     }
 
-    pub(crate) fn stream(&self) -> &TcpStream {
-        &self.stream
+    /// Shuts the socket down (shutdown wakes a reader this way).
+    pub(crate) fn shutdown(&self, how: Shutdown) {
+        let _ = self.stream.shutdown(how);
     }
 
     pub(crate) fn is_dead(&self) -> bool {
@@ -374,6 +378,64 @@ impl Outbox {
         match result {
             Ok(_) => self.flush(),
             Err(error) => self.fail(&error),
+        }
+    }
+}
+
+/// Lines queued since the last flush, and the outboxes to flush. Queueing
+/// happens under the hub lock (so every connection receives lines in the
+/// hub's order) and only moves values; flushing, which formats and writes,
+/// happens after the lock is released.
+#[derive(Default)]
+pub(crate) struct Delivery {
+    /// Outboxes queued to since the last flush.
+    dirty: Vec<Arc<Outbox>>,
+}
+
+impl Delivery {
+    /// Queues the hub's output: the reply as one item to the caller, each
+    /// event to its recipients (one shared copy for a room).
+    pub(crate) fn outcome(&mut self, outcome: &mut Outcome<Arc<Outbox>>, own: &Arc<Outbox>) {
+        self.reply(own, &mut outcome.reply);
+        for (targets, line) in outcome.events.drain(..) {
+            match targets {
+                Targets::One(outbox) => self.queue(&outbox, Item::Line(Box::new(line))),
+                Targets::Many(outboxes) => {
+                    let line = Arc::new(line);
+                    for outbox in &outboxes {
+                        self.queue(outbox, Item::Shared(Arc::clone(&line)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves `lines` into one connection's queue as one item: a single
+    /// line as itself (keeping the vector's buffer for reuse), several as
+    /// one reply.
+    pub(crate) fn reply(&mut self, outbox: &Arc<Outbox>, lines: &mut Vec<ServerLine>) {
+        let item = match lines.len() {
+            0 => return,
+            1 => match lines.pop() {
+                Some(line) => Item::Line(Box::new(line)),
+                None => return,
+            },
+            _ => Item::Reply(std::mem::take(lines).into_boxed_slice()),
+        };
+        self.queue(outbox, item);
+    }
+
+    /// Queues one item, remembering the outbox for the next flush.
+    pub(crate) fn queue(&mut self, outbox: &Arc<Outbox>, item: Item) {
+        if outbox.push(item) {
+            self.dirty.push(Arc::clone(outbox));
+        }
+    }
+
+    /// Writes what was queued, without blocking. Call with no lock held.
+    pub(crate) fn flush(&mut self) {
+        for outbox in self.dirty.drain(..) {
+            outbox.flush();
         }
     }
 }

@@ -1,110 +1,26 @@
-//! The running server: the accept thread, the state every connection shares,
-//! and the one shutdown path (flag, wake `accept`, `BYE` to everyone, wake
+//! The running server: the accept thread, admission (a `--max-clients`
+//! slot and a thread per connection), and the one shutdown path (flag, wake `accept`, `BYE` to everyone, wake
 //! every reader, wait for every thread, then force what is left).
 
-use std::collections::HashMap;
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use common::{ErrorCode, ServerLine};
-use crossbeam_channel::{Receiver, Sender};
-use parking_lot::Mutex;
 use socket2::{SockRef, TcpKeepalive};
 
+use crate::config::Config;
 use crate::connection;
-use crate::hub::{ConnId, Hub};
 use crate::outbox::{Item, Outbox};
-use crate::threads::{LiveThreads, ThreadBudget};
+use crate::shared::{Shared, Slot};
 
 const CONNECTION_STACK_BYTES: usize = 256 * 1024;
 /// Everyone has had `BYE` and a chance to read it by then; what is still
 /// blocked is cut, so the process exits within the protocol's two seconds.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 const SHUTDOWN_FORCE: Duration = Duration::from_millis(400);
-
-/// Server settings; every one is a `chinwagd` flag (see `cli.rs`).
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Connections at once, named or not.
-    pub max_clients: usize,
-    /// Time from connect to pick a name; `None` for no limit.
-    pub name_timeout: Option<Duration>,
-    /// Items waiting for one client before it is disconnected.
-    pub send_queue: usize,
-    /// Bytes waiting for one client before it is disconnected.
-    pub send_queue_bytes: usize,
-    /// A write that makes no progress this long disconnects the client.
-    pub write_timeout: Duration,
-    /// Lines per second per connection (burst twice that); 0 is off.
-    pub flood_rate: u32,
-    /// Longest input line in bytes, terminator excluded.
-    pub max_line: usize,
-    /// Writer threads (connections with a backlog) that may exist at once.
-    pub max_writer_threads: usize,
-    /// TCP keepalive: idle time before the first probe.
-    pub keepalive_idle: Duration,
-    /// TCP keepalive: time between probes.
-    pub keepalive_interval: Duration,
-    /// TCP keepalive: unanswered probes before the connection is dropped.
-    pub keepalive_retries: u32,
-    /// Test hook: the line `/__panic` panics its connection thread, to show
-    /// that a bug in one connection frees its name and disturbs no one.
-    pub fault_injection: bool,
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            max_clients: 10_000,
-            name_timeout: Some(Duration::from_secs(60)),
-            send_queue: 1024,
-            send_queue_bytes: 1 << 20,
-            write_timeout: Duration::from_secs(10),
-            flood_rate: 50,
-            max_line: common::DEFAULT_MAX_LINE,
-            max_writer_threads: 2048,
-            keepalive_idle: Duration::from_secs(60),
-            keepalive_interval: Duration::from_secs(10),
-            keepalive_retries: 3,
-            fault_injection: false,
-        }
-    }
-}
-
-/// What every connection thread shares.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) hub: Mutex<Hub<Arc<Outbox>>>,
-    /// Every open connection, named or not, for shutdown.
-    pub(crate) registry: Mutex<HashMap<ConnId, Arc<Outbox>>>,
-    pub(crate) writers: Arc<ThreadBudget>,
-    live: Arc<LiveThreads>,
-    n_connections: AtomicUsize,
-    next_id: AtomicU64,
-    shutting_down: AtomicBool,
-    /// Dropped at shutdown, which wakes every sleeping thread at once.
-    wake_tx: Mutex<Option<Sender<()>>>,
-    wake_rx: Receiver<()>,
-}
-
-impl Shared {
-    pub(crate) fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::Acquire)
-    }
-
-    /// Sleeps for `duration`, or until shutdown starts.
-    pub(crate) fn sleep(&self, duration: Duration) {
-        let _ = self.wake_rx.recv_timeout(duration);
-    }
-
-    pub(crate) fn release_slot(&self) {
-        self.n_connections.fetch_sub(1, Ordering::AcqRel);
-    }
-}
 
 /// A running server. Dropping it without [`Server::shutdown`] leaves the
 /// threads running until the process exits.
@@ -122,23 +38,7 @@ impl Server {
     /// The listener's address cannot be read, or no thread can be started.
     pub fn start(listener: TcpListener, config: Config) -> io::Result<Server> {
         let local_addr = listener.local_addr()?;
-        let live = Arc::new(LiveThreads::default());
-        let (wake_tx, wake_rx) = crossbeam_channel::bounded(0);
-        let shared = Arc::new(Shared {
-            writers: Arc::new(ThreadBudget::new(
-                config.max_writer_threads,
-                Arc::clone(&live),
-            )),
-            config,
-            hub: Mutex::new(Hub::default()),
-            registry: Mutex::new(HashMap::new()),
-            live,
-            n_connections: AtomicUsize::new(0),
-            next_id: AtomicU64::new(1),
-            shutting_down: AtomicBool::new(false),
-            wake_tx: Mutex::new(Some(wake_tx)),
-            wake_rx,
-        });
+        let shared = Arc::new(Shared::new(config));
         let accept_shared = Arc::clone(&shared);
         let accept_thread = thread::Builder::new()
             .name("accept".to_owned())
@@ -155,17 +55,11 @@ impl Server {
         self.local_addr
     }
 
-    /// Connections open now, named or not.
-    pub fn n_connections(&self) -> usize {
-        self.shared.n_connections.load(Ordering::Acquire)
-    }
-
     /// Stops the server: no more connections, `BYE` to every client, then
     /// waits (about two seconds at most) for every thread to end.
     pub fn shutdown(mut self) {
         let started = Instant::now();
-        self.shared.shutting_down.store(true, Ordering::Release);
-        self.shared.wake_tx.lock().take();
+        self.shared.begin_shutdown();
         // Connect to ourselves to wake the blocked `accept` (tiny-http's trick).
         let mut wake_addr = self.local_addr;
         if wake_addr.ip().is_unspecified() {
@@ -183,11 +77,11 @@ impl Server {
                 outbox.flush();
             }
             // Wakes the reader, which flushes and closes.
-            let _ = outbox.stream().shutdown(Shutdown::Read);
+            outbox.shutdown(Shutdown::Read);
         }
         if !self.shared.live.wait_idle(started + SHUTDOWN_GRACE) {
             for outbox in &outboxes {
-                let _ = outbox.stream().shutdown(Shutdown::Both);
+                outbox.shutdown(Shutdown::Both);
             }
             self.shared.live.wait_idle(Instant::now() + SHUTDOWN_FORCE);
         }
@@ -231,17 +125,14 @@ fn out_of_resources(error: &io::Error) -> bool {
 }
 
 fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
-    let n_before = shared.n_connections.fetch_add(1, Ordering::AcqRel);
-    if n_before >= shared.config.max_clients {
-        shared.release_slot();
+    let Some(slot) = Slot::take(shared) else {
         tracing::warn!(%addr, "server full; refusing a connection");
         return refuse(stream);
-    }
+    };
     if let Err(error) = configure(&stream, &shared.config) {
-        shared.release_slot();
         return tracing::debug!(%addr, %error, "cannot configure socket");
     }
-    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let id = shared.next_id();
     let guard = shared.live.enter();
     let thread_shared = Arc::clone(shared);
     let spawned = thread::Builder::new()
@@ -249,11 +140,10 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         .stack_size(CONNECTION_STACK_BYTES)
         .spawn(move || {
             let _guard = guard;
-            connection::serve(thread_shared, id, stream, addr);
+            connection::serve(thread_shared, slot, id, stream, addr);
         });
     if let Err(error) = spawned {
-        // The closure (with the stream and the guard) was dropped.
-        shared.release_slot();
+        // The closure, with the stream, the slot and the guard, was dropped.
         tracing::error!(%error, "cannot start a connection thread");
     }
 }

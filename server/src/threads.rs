@@ -1,7 +1,10 @@
 //! Thread accounting. Every connection and writer thread is counted while it
 //! runs, so shutdown can wait for all of them; writer threads also draw from
 //! a fixed budget, because past the OS's thread ceiling a new thread aborts
-//! the whole process (RELIABILITY.md, finding 1).
+//! the whole process: each thread costs four memory mappings, so the default
+//! `vm.max_map_count` of 65530 stops a process near 16,400 threads, and the
+//! thread that hits it panics in std's stack-guard set-up and takes the
+//! process down (measured: exit 134).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

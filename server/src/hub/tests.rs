@@ -3,7 +3,7 @@
 //! `<recipient> <LINE>`, replies first, then events in order.
 
 use super::*;
-use common::parse_input;
+use common::{EndReason, Name, PartReason, parse_input};
 
 struct Script {
     hub: Hub<ConnId>,
@@ -444,4 +444,39 @@ mod properties {
             }
         }
     }
+}
+
+#[test]
+fn the_outcome_says_what_happened_for_the_log() {
+    fn happened(hub: &mut Hub<ConnId>, id: ConnId, line: &str) -> Vec<Happening> {
+        let mut out = Outcome::default();
+        hub.handle(id, parse_input(line), &mut out);
+        out.happened
+    }
+    let mut hub: Hub<ConnId> = Hub::default();
+    hub.connect(1, 1);
+    hub.connect(2, 2);
+    let alice = Name::parse("Alice").unwrap();
+    assert_eq!(happened(&mut hub, 1, "Alice"), [Happening::Named(alice)]);
+    assert!(happened(&mut hub, 1, "/list").is_empty());
+    happened(&mut hub, 2, "bob");
+    happened(&mut hub, 2, "/chat alice");
+    assert_eq!(
+        happened(&mut hub, 1, "yes"),
+        [Happening::ChatStarted("bob".into())]
+    );
+    assert_eq!(
+        happened(&mut hub, 2, "/leave"),
+        [Happening::ChatEnded("Alice".into(), EndReason::Left)]
+    );
+    assert_eq!(
+        happened(&mut hub, 1, "/join Den"),
+        [Happening::JoinedRoom("Den".into())]
+    );
+    let mut out = Outcome::default();
+    hub.disconnect(1, &mut out);
+    assert_eq!(
+        out.happened,
+        [Happening::LeftRoom("Den".into(), PartReason::Disconnected)]
+    );
 }
