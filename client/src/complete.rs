@@ -3,23 +3,28 @@
 //! message), room names after `/join`. Matching ignores ASCII case, as the
 //! server does.
 
+use common::{Args, Verb};
+
 use crate::state::State;
 
-/// Every command, with a trailing space when it takes an argument.
-const COMMANDS: [&str; 12] = [
-    "/accept ",
-    "/cancel",
-    "/chat ",
-    "/decline ",
-    "/exit",
-    "/help",
-    "/join ",
-    "/leave",
-    "/list",
-    "/ping ",
-    "/quit",
-    "/rooms",
-];
+/// Every command word, with a trailing space when it takes an argument,
+/// sorted: all of them come from the protocol's own list.
+fn commands() -> Vec<String> {
+    let mut commands: Vec<String> = Verb::ALL
+        .iter()
+        .flat_map(|verb| {
+            let space = match verb.args() {
+                Args::None | Args::Ignored => "",
+                _ => " ",
+            };
+            verb.words()
+                .iter()
+                .map(move |word| format!("/{word}{space}"))
+        })
+        .collect();
+    commands.sort();
+    commands
+}
 
 /// A completion: where the word being completed starts, and what may
 /// replace it.
@@ -40,19 +45,20 @@ pub(crate) fn complete(line: &str, pos: usize, state: &State) -> Completion {
     };
     let first_word_end = before.find(' ');
     let candidates: Vec<String> = match first_word_end {
-        None if word.starts_with('/') && !word.starts_with("//") => COMMANDS
-            .iter()
-            .filter(|c| starts(c))
-            .map(|c| (*c).to_owned())
-            .collect(),
+        None if word.starts_with('/') && !word.starts_with("//") => {
+            commands().into_iter().filter(|c| starts(c)).collect()
+        }
         _ => {
-            let command = first_word_end
-                .map(|end| before[..end].to_ascii_lowercase())
-                .unwrap_or_default();
+            let command = first_word_end.map_or("", |end| &before[..end]);
+            let verb = command
+                .strip_prefix('/')
+                .filter(|word| !word.starts_with('/'))
+                .map(Verb::of);
             let argument_index = before[..start].split(' ').filter(|w| !w.is_empty()).count();
-            let names: Vec<&str> = match command.as_str() {
-                "/join" if argument_index == 1 => state.rooms().collect(),
-                "/chat" | "/accept" | "/decline" if argument_index == 1 => {
+            let first_argument = argument_index == 1;
+            let names: Vec<&str> = match verb.flatten().map(Verb::args) {
+                Some(Args::Room) if first_argument => state.rooms().collect(),
+                Some(Args::User | Args::OptionalUser) if first_argument => {
                     let me = state.me.as_deref().unwrap_or_default();
                     // People waiting for an answer come first.
                     let mut names: Vec<&str> = state.requests.iter().map(String::as_str).collect();
@@ -62,7 +68,8 @@ pub(crate) fn complete(line: &str, pos: usize, state: &State) -> Completion {
                     }));
                     names
                 }
-                c if c.starts_with('/') && !c.starts_with("//") => Vec::new(),
+                // After a command, only its own arguments complete.
+                _ if verb.is_some() => Vec::new(),
                 _ if word.is_empty() => Vec::new(),
                 _ => state.users().collect(),
             };
@@ -107,7 +114,21 @@ mod tests {
 
     #[test]
     fn commands_complete_from_a_slash() {
-        check("/", 0, &COMMANDS);
+        let every_command = [
+            "/accept ",
+            "/cancel",
+            "/chat ",
+            "/decline ",
+            "/exit",
+            "/help",
+            "/join ",
+            "/leave",
+            "/list",
+            "/ping ",
+            "/quit",
+            "/rooms",
+        ];
+        check("/", 0, &every_command);
         check("/c", 0, &["/cancel", "/chat "]);
         check("/JO", 0, &["/join "]);
         check("/nope", 0, &[]);

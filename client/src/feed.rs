@@ -78,12 +78,12 @@ impl Feed {
         }
     }
 
-    /// Rows for lines the client says itself.
     /// Whether protocol lines are shown unrendered (`--raw`).
     pub(crate) fn is_raw(&self) -> bool {
         self.options.raw
     }
 
+    /// Rows for lines the client says itself.
     pub(crate) fn local(&self, lines: &[Line]) -> Vec<String> {
         rows(self.options, lines)
     }

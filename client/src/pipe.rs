@@ -21,7 +21,6 @@ use crossbeam_channel::{Receiver, select, unbounded};
 use crate::connection::{Connection, Incoming};
 use crate::feed::{Feed, Options, Shared};
 use crate::input;
-use crate::state::State;
 
 /// How long to wait for the server after the last input line, counted from
 /// the last line received.
@@ -89,7 +88,7 @@ pub(crate) fn run(connection: Connection, options: Options, name: Option<String>
 
     wait(&connection, &shared, &mut feed, &lines, &eof, &mut out)?;
     let state = shared.state.lock();
-    Ok(exit_status(&state))
+    Ok(state.exit_status())
 }
 
 /// Prints what arrives until the connection ends; after the end of input,
@@ -162,10 +161,4 @@ fn show(feed: &mut Feed, incoming: Incoming, out: &mut impl io::Write) -> Result
     }
     out.flush().context("cannot write to stdout")?;
     Ok(done)
-}
-
-/// 0 after a `BYE` we asked for; 1 when the server ended the session on
-/// its own or the connection broke.
-pub(crate) fn exit_status(state: &State) -> u8 {
-    if state.saw_bye && state.leaving { 0 } else { 1 }
 }

@@ -85,9 +85,10 @@ impl Renderer {
         let me = state.me.as_deref();
         let say = |pieces: &[Piece<'_>]| vec![notice_of(pieces, me)];
         match line {
-            ServerLine::Hello(_) => say(&[Text(
-                "connected; choose a name: 1-24 letters, digits, '_' or '-', starting with a letter or digit",
-            )]),
+            ServerLine::Hello(_) => say(&[Text(concat!(
+                "connected; choose a name: ",
+                common::name_rule!()
+            ))]),
             ServerLine::Welcome(name) => say(&[
                 Text("welcome, "),
                 Name(name),
@@ -213,9 +214,9 @@ fn error_text(code: ErrorCode, state: &State) -> String {
         (ErrorCode::NameTaken, Some(name)) if naming => format!(
             "the name {name} is taken; if it was yours, the old session is freed within about 90 s. choose another name"
         ),
-        (ErrorCode::NameInvalid, Some(name)) if naming => format!(
-            "{name} is not a valid name: use 1-24 letters, digits, '_' or '-', starting with a letter or digit"
-        ),
+        (ErrorCode::NameInvalid, Some(name)) if naming => {
+            format!("{name} is not a valid name: use {}", common::NAME_RULE)
+        }
         (code, _) => code.message().to_owned(),
     }
 }

@@ -54,6 +54,12 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// The process's exit status: 0 after a `BYE` we asked for; 1 when the
+    /// server ended the session on its own or the connection broke.
+    pub(crate) fn exit_status(&self) -> u8 {
+        if self.saw_bye && self.leaving { 0 } else { 1 }
+    }
+
     pub(crate) fn new() -> State {
         State {
             place: Place::Naming,

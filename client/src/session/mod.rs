@@ -29,7 +29,6 @@ use crate::connection::{Connection, Incoming};
 use crate::feed::{self, Feed, Options, Shared};
 use crate::input;
 use crate::layout::{self, Line};
-use crate::pipe::exit_status;
 use crate::render;
 use crate::state::Place;
 
@@ -55,8 +54,8 @@ pub(crate) fn run(
     name: Option<String>,
     history: Option<PathBuf>,
 ) -> Result<u8> {
-    // The printer thread pokes the session loop with SIGINT once the
-    // connection is gone. Inside readline, rustyline's handler turns that
+    // The reader (once the connection is gone) and the signal thread poke
+    // the session loop with SIGINT. Inside readline, rustyline's handler turns that
     // into `Interrupted`; outside it, this flag handler keeps the default
     // action (exit) from killing us before history is saved.
     signal_hook::flag::register(
@@ -145,10 +144,7 @@ fn watch_hangup() -> Result<Arc<AtomicBool>> {
         .spawn(move || {
             if signals.forever().next().is_some() {
                 flag.store(true, Ordering::Release);
-                loop {
-                    let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
-                    thread::sleep(POKE_INTERVAL);
-                }
+                poke_forever();
             }
         })
         .context("cannot start the signal thread")?;
@@ -176,11 +172,18 @@ fn feeder(mut feed: Feed, rows: Sender<Vec<String>>) -> impl FnMut(Incoming) + S
             let batch = feed.closed(error.as_ref());
             feed.hand_over(batch);
             feed.finished();
-            loop {
-                let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
-                thread::sleep(POKE_INTERVAL);
-            }
+            poke_forever();
         }
+    }
+}
+
+/// Pokes the session loop with SIGINT until the process ends: the loop
+/// treats it as "look at the state", and a poke that lands between two
+/// `readline` calls is simply repeated.
+fn poke_forever() -> ! {
+    loop {
+        let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
+        thread::sleep(POKE_INTERVAL);
     }
 }
 
@@ -342,7 +345,7 @@ impl Session {
             let _ = writeln!(out, "{row}");
         }
         let _ = out.flush();
-        exit_status(&state)
+        state.exit_status()
     }
 
     /// Erases the rows of an interrupted `readline` (prompt plus line); the
