@@ -277,8 +277,8 @@ impl ServerLine {
 
     /// Appends the line and its CRLF to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        // Writing into a String cannot fail; Vec<u8> has no fmt::Write, so
-        // format through a small adapter.
+        // Vec<u8> has no fmt::Write, so format through a small adapter;
+        // appending to a Vec cannot fail, so the result is ignored.
         struct Bytes<'a>(&'a mut Vec<u8>);
         impl fmt::Write for Bytes<'_> {
             fn write_str(&mut self, s: &str) -> fmt::Result {
