@@ -7,7 +7,7 @@
 
 use memchr::memchr2;
 
-use crate::telnet::{DO, DONT, IAC, SB, SE, WILL, WONT};
+use crate::telnet::{DO, DONT, ECHO, IAC, SB, SE, WILL, WONT};
 
 /// The default `--max-line`: longest line in bytes, terminator excluded.
 pub const DEFAULT_MAX_LINE: usize = 4096;
@@ -25,7 +25,17 @@ pub enum Decoded<'a> {
     /// Bytes to send back: the refusal of a telnet option the peer offered or
     /// requested (`IAC WONT x` for `IAC DO x`, `IAC DONT x` for `IAC WILL x`).
     Reply([u8; 3]),
+    /// The peer sent `IAC DO ECHO`. Only the caller knows what it means:
+    /// agreement, if this side offered to echo (`IAC WILL ECHO`, around a
+    /// password), which must not be answered; otherwise a request, refused
+    /// with [`WONT_ECHO`].
+    DoEcho,
 }
+
+/// The refusal of `IAC DO ECHO`, and the end of the echo offer.
+pub const WONT_ECHO: [u8; 3] = [IAC, WONT, ECHO];
+/// The offer to echo, which stops a telnet client's local echo.
+pub const WILL_ECHO: [u8; 3] = [IAC, WILL, ECHO];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Telnet {
@@ -138,6 +148,10 @@ impl LineDecoder {
             (Telnet::Command, SB) => Telnet::Subnegotiation,
             // Two-byte commands (IP, AYT, BRK, NOP, a stray SE, …) are dropped.
             (Telnet::Command, _) => Telnet::Data,
+            (Telnet::Option(DO), ECHO) => {
+                sink(Decoded::DoEcho);
+                Telnet::Data
+            }
             (Telnet::Option(DO), option) => {
                 sink(Decoded::Reply([IAC, WONT, option]));
                 Telnet::Data
@@ -189,6 +203,7 @@ mod tests {
         TooLong,
         BadEncoding,
         Reply([u8; 3]),
+        DoEcho,
     }
 
     fn decode_chunks(max_line: usize, chunks: &[&[u8]]) -> Vec<Item> {
@@ -201,6 +216,7 @@ mod tests {
                     Decoded::TooLong => Item::TooLong,
                     Decoded::BadEncoding => Item::BadEncoding,
                     Decoded::Reply(bytes) => Item::Reply(bytes),
+                    Decoded::DoEcho => Item::DoEcho,
                 })
             });
             assert!(decoder.buffered() <= max_line + 1);
@@ -335,12 +351,10 @@ mod tests {
         check(
             100,
             b"\xff\xfb\x18hi\xff\xfd\x01\n",
-            &[
-                Item::Reply([IAC, DONT, 0x18]),
-                Item::Reply([IAC, WONT, 1]),
-                line("hi"),
-            ],
+            &[Item::Reply([IAC, DONT, 0x18]), Item::DoEcho, line("hi")],
         );
+        // DONT ECHO, like every DONT and WONT, gets no answer.
+        check(100, b"\xff\xfe\x01\xff\xfc\x01ok\n", &[line("ok")]);
     }
 
     #[test]

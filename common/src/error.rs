@@ -63,6 +63,23 @@ error_codes! {
     BadEncoding = "bad-encoding", "line is not valid UTF-8; it was discarded";
     /// The server holds as many connections as it allows.
     ServerFull = "server-full", "the server is full; try again later";
+    /// `/register` for a name that is registered already.
+    Registered = "registered", "this name is registered already";
+    /// `/password` or `/unregister` for a name that is not registered.
+    NotRegistered = "not-registered", "this name is not registered; /register PASSWORD reserves it";
+    /// A new password under 8 characters or over 128 bytes.
+    WeakPassword = "weak-password", "a password needs 8 to 128 characters (spaces allowed)";
+    /// The password is wrong.
+    BadPassword = "bad-password", "wrong password";
+    /// Too many attempts for now (password checks, or the cluster is
+    /// unreachable); nothing was done.
+    TryLater = "try-later", "not now; try again in a minute";
+    /// A room command outside a room.
+    NotInRoom = "not-in-room", "you are not in a room";
+    /// A room command only the room's operator may use.
+    NotOperator = "not-operator", "only the room's operator can do that";
+    /// Banned from the room.
+    Banned = "banned", "you are banned from that room";
 }
 
 impl fmt::Display for ErrorCode {

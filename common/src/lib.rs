@@ -1,4 +1,4 @@
-//! The chinwag wire protocol, version 1, as pure code: bytes in, typed values
+//! The chinwag wire protocol, versions 1 and 2, as pure code: bytes in, typed values
 //! out, and typed values back to bytes.
 //!
 //! # In scope
@@ -24,17 +24,19 @@ mod error;
 mod line;
 mod name;
 mod sanitize;
+mod secret;
 pub mod telnet;
 
 pub use command::{Args, Command, CommandError, Input, Parsed, Verb, parse_input};
-pub use decode::{DEFAULT_MAX_LINE, Decoded, LineDecoder};
+pub use decode::{DEFAULT_MAX_LINE, Decoded, LineDecoder, WILL_ECHO, WONT_ECHO};
 pub use error::ErrorCode;
 pub use line::{
-    CancelReason, DeclineReason, EndReason, LineParseError, OkReply, PartReason, ServerLine, Tag,
-    UserState,
+    ByeReason, CancelReason, DeclineReason, EndReason, HistoryKind, HistoryLine, LineParseError,
+    OkReply, PartReason, ServerLine, Tag, UserState,
 };
 pub use name::{MAX_NAME_LEN, NAME_RULE, Name, NameError, fold};
 pub use sanitize::{is_forbidden, sanitize};
+pub use secret::Secret;
 
 /// The protocol version announced in `HELLO`.
-pub const PROTOCOL: &str = "chinwag/1";
+pub const PROTOCOL: &str = "chinwag/2";

@@ -2,7 +2,10 @@
 
 use std::fmt::{self, Write as _};
 
-use super::{OkReply, ServerLine, UserState};
+use super::{HistoryLine, OkReply, ServerLine, UserState};
+
+/// The prose after `PASSWORD <name>`.
+const PASSWORD_PROSE: &str = "this name is registered; type its password";
 
 impl ServerLine {
     /// Appends the line and its CRLF to `out`.
@@ -30,16 +33,32 @@ impl fmt::Display for ServerLine {
                 with_text(f, text)
             }
             ServerLine::Welcome(name) => write!(f, " {name}"),
-            ServerLine::Info(text) | ServerLine::Bye(text) => with_text(f, text),
+            ServerLine::Info(text) => with_text(f, text),
+            ServerLine::Bye(reason, text) => {
+                write!(f, " {}", reason.as_str())?;
+                with_text(f, text)
+            }
             ServerLine::Ok(reply) => {
                 write!(f, " {}", reply.verb().name())?;
                 match reply {
-                    OkReply::Help => Ok(()),
-                    OkReply::List(count) | OkReply::Rooms(count) => write!(f, " {count}"),
+                    OkReply::Help
+                    | OkReply::Password
+                    | OkReply::Away
+                    | OkReply::Back
+                    | OkReply::Topic => Ok(()),
+                    OkReply::List(count) | OkReply::Rooms(count) | OkReply::Ignores(count) => {
+                        write!(f, " {count}")
+                    }
                     OkReply::Chat(name)
                     | OkReply::Accept(name)
                     | OkReply::Decline(name)
-                    | OkReply::Cancel(name) => write!(f, " {name}"),
+                    | OkReply::Cancel(name)
+                    | OkReply::Register(name)
+                    | OkReply::Unregister(name)
+                    | OkReply::Ignore(name)
+                    | OkReply::Unignore(name)
+                    | OkReply::Kick(name)
+                    | OkReply::Ban(name) => write!(f, " {name}"),
                     OkReply::LeaveChat(name) => write!(f, " chat {name}"),
                     OkReply::LeaveRoom(room) => write!(f, " room {room}"),
                     OkReply::Join(room, members) => write!(f, " {room} {members}"),
@@ -54,6 +73,7 @@ impl fmt::Display for ServerLine {
                 UserState::Available => write!(f, " {name} available -"),
                 UserState::Chatting(peer) => write!(f, " {name} chatting {peer}"),
                 UserState::Room(room) => write!(f, " {name} room {room}"),
+                UserState::Away => write!(f, " {name} away -"),
             },
             ServerLine::RoomInfo(room, members) => write!(f, " {room} {members}"),
             ServerLine::Request(name) | ServerLine::Chat(name) => write!(f, " {name}"),
@@ -70,6 +90,36 @@ impl fmt::Display for ServerLine {
             }
             ServerLine::Room(room, from, text) => {
                 write!(f, " {room} {from}")?;
+                with_text(f, text)
+            }
+            ServerLine::Password(name) => write!(f, " {name} {PASSWORD_PROSE}"),
+            ServerLine::History(line) => {
+                let HistoryLine {
+                    room,
+                    at_ms,
+                    kind,
+                    from,
+                    text,
+                } = &**line;
+                write!(f, " {room} {at_ms} {} {from}", kind.as_str())?;
+                with_text(f, text)
+            }
+            ServerLine::Action(room, from, text) => {
+                write!(f, " {} {from}", room.as_deref().unwrap_or("-"))?;
+                with_text(f, text)
+            }
+            ServerLine::Away(name, text) => {
+                write!(f, " {name}")?;
+                with_text(f, text)
+            }
+            ServerLine::Ignoring(name) => write!(f, " {name}"),
+            ServerLine::Topic(room, setter, text) => {
+                write!(f, " {room} {}", setter.as_deref().unwrap_or("-"))?;
+                with_text(f, text)
+            }
+            ServerLine::Op(room, name) => write!(f, " {room} {name}"),
+            ServerLine::Kicked(room, by, text) => {
+                write!(f, " {room} {by}")?;
                 with_text(f, text)
             }
         }

@@ -24,6 +24,8 @@ pub enum UserState {
     Chatting(Arc<str>),
     /// In this room.
     Room(Arc<str>),
+    /// At the menu but away (`/away`); can still be asked.
+    Away,
 }
 
 macro_rules! reason_enum {
@@ -72,8 +74,41 @@ reason_enum!(
     /// Why someone left a room (`PARTED`).
     PartReason { /// They used `/leave`.
     Left = "left", /// They disconnected.
-    Disconnected = "disconnected" }
+    Disconnected = "disconnected", /// An operator removed them.
+    Kicked = "kicked" }
 );
+reason_enum!(
+    /// Why the server closes the connection (`BYE`).
+    ByeReason { /// You asked (`/exit`).
+    Exit = "exit", /// The server is shutting down.
+    Shutdown = "shutdown", /// You signed in elsewhere.
+    Replaced = "replaced", /// You could not keep up with what was sent to you.
+    Overload = "overload", /// No name in time.
+    Timeout = "timeout", /// The server is full.
+    Full = "full", /// Five wrong passwords.
+    Refused = "refused" }
+);
+reason_enum!(
+    /// What a stored room line was (`HISTORY`).
+    HistoryKind { /// A message.
+    Msg = "msg", /// An action (`/me`).
+    Action = "action" }
+);
+
+impl ByeReason {
+    /// The default prose after the reason.
+    pub fn prose(self) -> &'static str {
+        match self {
+            ByeReason::Exit => "goodbye",
+            ByeReason::Shutdown => "the server is shutting down",
+            ByeReason::Replaced => "you signed in elsewhere",
+            ByeReason::Overload => "you could not keep up with what was sent to you",
+            ByeReason::Timeout => "no username chosen in time",
+            ByeReason::Full => "the server is full; try again later",
+            ByeReason::Refused => "too many wrong passwords",
+        }
+    }
+}
 
 /// Declares the tags, each once: variant and wire word.
 macro_rules! tags {
@@ -134,6 +169,22 @@ tags! {
     Room = "ROOM",
     /// The server closes the connection.
     Bye = "BYE",
+    /// Send the password for this registered name.
+    Password = "PASSWORD",
+    /// A stored room message, replayed on join.
+    History = "HISTORY",
+    /// An action (`/me`).
+    Action = "ACTION",
+    /// The user you asked is away.
+    Away = "AWAY",
+    /// One line of `/ignores`.
+    Ignoring = "IGNORING",
+    /// A room's topic.
+    Topic = "TOPIC",
+    /// A room's new operator.
+    Op = "OP",
+    /// You were removed from a room.
+    Kicked = "KICKED",
 }
 
 impl FromStr for Tag {
@@ -177,6 +228,28 @@ pub enum OkReply {
     Join(Arc<str>, usize),
     /// `OK rooms <count>`
     Rooms(usize),
+    /// `OK register <name>`
+    Register(Arc<str>),
+    /// `OK password`
+    Password,
+    /// `OK unregister <name>`
+    Unregister(Arc<str>),
+    /// `OK away`
+    Away,
+    /// `OK back`
+    Back,
+    /// `OK ignore <name>`
+    Ignore(Arc<str>),
+    /// `OK unignore <name>`
+    Unignore(Arc<str>),
+    /// `OK ignores <count>`
+    Ignores(usize),
+    /// `OK topic`
+    Topic,
+    /// `OK kick <name>`
+    Kick(Arc<str>),
+    /// `OK ban <name>`
+    Ban(Arc<str>),
     /// `OK ping <token or ->`
     Ping(Option<Arc<str>>),
 }
@@ -194,6 +267,17 @@ impl OkReply {
             OkReply::LeaveChat(_) | OkReply::LeaveRoom(_) => Verb::Leave,
             OkReply::Join(..) => Verb::Join,
             OkReply::Rooms(_) => Verb::Rooms,
+            OkReply::Register(_) => Verb::Register,
+            OkReply::Password => Verb::Password,
+            OkReply::Unregister(_) => Verb::Unregister,
+            OkReply::Away => Verb::Away,
+            OkReply::Back => Verb::Back,
+            OkReply::Ignore(_) => Verb::Ignore,
+            OkReply::Unignore(_) => Verb::Unignore,
+            OkReply::Ignores(_) => Verb::Ignores,
+            OkReply::Topic => Verb::Topic,
+            OkReply::Kick(_) => Verb::Kick,
+            OkReply::Ban(_) => Verb::Ban,
             OkReply::Ping(_) => Verb::Ping,
         }
     }
@@ -235,8 +319,39 @@ pub enum ServerLine {
     Parted(Arc<str>, Arc<str>, PartReason),
     /// `ROOM <room> <from> <text>`
     Room(Arc<str>, Arc<str>, Arc<str>),
-    /// `BYE <text>`: the server is closing the connection.
-    Bye(Arc<str>),
+    /// `BYE <reason> <text>`: the server is closing the connection.
+    Bye(ByeReason, Arc<str>),
+    /// `PASSWORD <name>`: send the password for this registered name.
+    Password(Arc<str>),
+    /// `HISTORY <room> <unix-ms> <kind> <from> <text>`
+    History(Box<HistoryLine>),
+    /// `ACTION <room or -> <from> <text>`: `/me`.
+    Action(Option<Arc<str>>, Arc<str>, Arc<str>),
+    /// `AWAY <name> <reason>`
+    Away(Arc<str>, Arc<str>),
+    /// `IGNORING <name>`: one line of `/ignores`.
+    Ignoring(Arc<str>),
+    /// `TOPIC <room> <setter or -> <text>`: no setter and no text, no topic.
+    Topic(Arc<str>, Option<Arc<str>>, Arc<str>),
+    /// `OP <room> <name>`
+    Op(Arc<str>, Arc<str>),
+    /// `KICKED <room> <by> <reason>`
+    Kicked(Arc<str>, Arc<str>, Arc<str>),
+}
+
+/// The fields of a `HISTORY` line (boxed: the widest line by far).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryLine {
+    /// The room, as shown.
+    pub room: Arc<str>,
+    /// When it was said, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// A message or an action.
+    pub kind: HistoryKind,
+    /// Who said it.
+    pub from: Arc<str>,
+    /// What was said.
+    pub text: Arc<str>,
 }
 
 /// Why a line is not a well-formed server line.
@@ -255,6 +370,11 @@ impl ServerLine {
     /// An `ERR` line with the code's default prose.
     pub fn error(code: ErrorCode) -> ServerLine {
         ServerLine::Err(code, Arc::from(code.message()))
+    }
+
+    /// A `BYE` line with its reason's default prose.
+    pub fn bye(reason: ByeReason) -> ServerLine {
+        ServerLine::Bye(reason, Arc::from(reason.prose()))
     }
 
     /// The line's tag.
@@ -276,7 +396,15 @@ impl ServerLine {
             ServerLine::Joined(..) => Tag::Joined,
             ServerLine::Parted(..) => Tag::Parted,
             ServerLine::Room(..) => Tag::Room,
-            ServerLine::Bye(_) => Tag::Bye,
+            ServerLine::Bye(..) => Tag::Bye,
+            ServerLine::Password(_) => Tag::Password,
+            ServerLine::History(_) => Tag::History,
+            ServerLine::Action(..) => Tag::Action,
+            ServerLine::Away(..) => Tag::Away,
+            ServerLine::Ignoring(_) => Tag::Ignoring,
+            ServerLine::Topic(..) => Tag::Topic,
+            ServerLine::Op(..) => Tag::Op,
+            ServerLine::Kicked(..) => Tag::Kicked,
         }
     }
 }

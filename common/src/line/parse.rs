@@ -5,7 +5,7 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use super::{LineParseError, OkReply, ServerLine, Tag, UserState};
+use super::{HistoryLine, LineParseError, OkReply, ServerLine, Tag, UserState};
 use crate::command::Verb;
 use crate::error::ErrorCode;
 
@@ -46,6 +46,7 @@ impl ServerLine {
                     ("available", "-") => UserState::Available,
                     ("chatting", _) if &*peer != "-" => UserState::Chatting(peer),
                     ("room", _) if &*peer != "-" => UserState::Room(peer),
+                    ("away", "-") => UserState::Away,
                     _ => return Err(LineParseError::Malformed("USER")),
                 };
                 ServerLine::User(name, state)
@@ -60,7 +61,23 @@ impl ServerLine {
             Tag::Joined => ServerLine::Joined(fields.word()?, fields.word()?),
             Tag::Parted => ServerLine::Parted(fields.word()?, fields.word()?, fields.parsed()?),
             Tag::Room => ServerLine::Room(fields.word()?, fields.word()?, fields.text()),
-            Tag::Bye => ServerLine::Bye(fields.text()),
+            Tag::Bye => ServerLine::Bye(fields.parsed()?, fields.text()),
+            Tag::Password => ServerLine::Password(fields.word()?),
+            Tag::History => ServerLine::History(Box::new(HistoryLine {
+                room: fields.word()?,
+                at_ms: fields.parsed()?,
+                kind: fields.parsed()?,
+                from: fields.word()?,
+                text: fields.text(),
+            })),
+            Tag::Action => {
+                ServerLine::Action(fields.optional_word()?, fields.word()?, fields.text())
+            }
+            Tag::Away => ServerLine::Away(fields.word()?, fields.text()),
+            Tag::Ignoring => ServerLine::Ignoring(fields.word()?),
+            Tag::Topic => ServerLine::Topic(fields.word()?, fields.optional_word()?, fields.text()),
+            Tag::Op => ServerLine::Op(fields.word()?, fields.word()?),
+            Tag::Kicked => ServerLine::Kicked(fields.word()?, fields.word()?, fields.text()),
         };
         // Any text after the fields of other tags is prose and ignored.
         Ok(parsed)
@@ -86,11 +103,20 @@ fn parse_ok(fields: &mut Fields<'_>) -> Result<OkReply, LineParseError> {
         },
         Verb::Join => OkReply::Join(fields.word()?, fields.parsed()?),
         Verb::Rooms => OkReply::Rooms(fields.parsed()?),
-        Verb::Ping => {
-            let token = fields.word()?;
-            OkReply::Ping(if &*token == "-" { None } else { Some(token) })
-        }
-        Verb::Exit => return Err(LineParseError::Malformed("OK")),
+        Verb::Ping => OkReply::Ping(fields.optional_word()?),
+        Verb::Register => OkReply::Register(fields.word()?),
+        Verb::Password => OkReply::Password,
+        Verb::Unregister => OkReply::Unregister(fields.word()?),
+        Verb::Away => OkReply::Away,
+        Verb::Back => OkReply::Back,
+        Verb::Ignore => OkReply::Ignore(fields.word()?),
+        Verb::Unignore => OkReply::Unignore(fields.word()?),
+        Verb::Ignores => OkReply::Ignores(fields.parsed()?),
+        Verb::Topic => OkReply::Topic,
+        Verb::Kick => OkReply::Kick(fields.word()?),
+        Verb::Ban => OkReply::Ban(fields.word()?),
+        // Neither has an `OK`: `/me` is a message, `/exit` gets `BYE`.
+        Verb::Me | Verb::Exit => return Err(LineParseError::Malformed("OK")),
     };
     // Free text after the fields is prose for humans, allowed on every tag.
     Ok(reply)
@@ -116,6 +142,12 @@ impl Fields<'_> {
         let word = self.word()?;
         word.parse()
             .map_err(|_| LineParseError::Malformed(self.tag))
+    }
+
+    /// A word where `-` stands for none.
+    fn optional_word(&mut self) -> Result<Option<Arc<str>>, LineParseError> {
+        let word = self.word()?;
+        Ok((&*word != "-").then_some(word))
     }
 
     fn expect_literal(&mut self, literal: &str) -> Result<(), LineParseError> {

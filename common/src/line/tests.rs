@@ -11,9 +11,9 @@ fn every_line() -> Vec<(ServerLine, &'static str)> {
     vec![
         (
             ServerLine::Hello(s("choose a name")),
-            "HELLO chinwag/1 choose a name",
+            "HELLO chinwag/2 choose a name",
         ),
-        (ServerLine::Hello(s("")), "HELLO chinwag/1"),
+        (ServerLine::Hello(s("")), "HELLO chinwag/2"),
         (ServerLine::Welcome(s("Bob")), "WELCOME Bob"),
         (
             ServerLine::Info(s("  1  list users")),
@@ -102,8 +102,87 @@ fn every_line() -> Vec<(ServerLine, &'static str)> {
             ServerLine::Room(s("r"), s("B"), s("hello all")),
             "ROOM r B hello all",
         ),
-        (ServerLine::Bye(s("")), "BYE"),
-        (ServerLine::Bye(s("see you")), "BYE see you"),
+        (ServerLine::Bye(ByeReason::Exit, s("")), "BYE exit"),
+        (
+            ServerLine::Bye(ByeReason::Replaced, s("signed in elsewhere")),
+            "BYE replaced signed in elsewhere",
+        ),
+        (ServerLine::Bye(ByeReason::Shutdown, s("")), "BYE shutdown"),
+        (ServerLine::Bye(ByeReason::Overload, s("")), "BYE overload"),
+        (ServerLine::Bye(ByeReason::Timeout, s("")), "BYE timeout"),
+        (ServerLine::Bye(ByeReason::Full, s("")), "BYE full"),
+        (ServerLine::Bye(ByeReason::Refused, s("")), "BYE refused"),
+        (
+            ServerLine::Password(s("alice")),
+            "PASSWORD alice this name is registered; type its password",
+        ),
+        (
+            ServerLine::History(Box::new(HistoryLine {
+                room: s("Den"),
+                at_ms: 1_764_000_000_123,
+                kind: HistoryKind::Msg,
+                from: s("bob"),
+                text: s(" hi  there"),
+            })),
+            "HISTORY Den 1764000000123 msg bob  hi  there",
+        ),
+        (
+            ServerLine::History(Box::new(HistoryLine {
+                room: s("Den"),
+                at_ms: 0,
+                kind: HistoryKind::Action,
+                from: s("bob"),
+                text: s("waves"),
+            })),
+            "HISTORY Den 0 action bob waves",
+        ),
+        (
+            ServerLine::Action(Some(s("Den")), s("bob"), s("waves")),
+            "ACTION Den bob waves",
+        ),
+        (
+            ServerLine::Action(None, s("bob"), s("waves back")),
+            "ACTION - bob waves back",
+        ),
+        (
+            ServerLine::Away(s("bob"), s("at lunch")),
+            "AWAY bob at lunch",
+        ),
+        (ServerLine::Away(s("bob"), s("")), "AWAY bob"),
+        (ServerLine::Ignoring(s("troll")), "IGNORING troll"),
+        (
+            ServerLine::Topic(s("Den"), Some(s("amy")), s("exam on Friday")),
+            "TOPIC Den amy exam on Friday",
+        ),
+        (ServerLine::Topic(s("Den"), None, s("")), "TOPIC Den -"),
+        (ServerLine::Op(s("Den"), s("amy")), "OP Den amy"),
+        (
+            ServerLine::Kicked(s("Den"), s("amy"), s("spam")),
+            "KICKED Den amy spam",
+        ),
+        (
+            ServerLine::Kicked(s("Den"), s("amy"), s("")),
+            "KICKED Den amy",
+        ),
+        (ServerLine::User(s("A"), UserState::Away), "USER A away -"),
+        (
+            ServerLine::Parted(s("r"), s("B"), PartReason::Kicked),
+            "PARTED r B kicked",
+        ),
+        (ServerLine::Ok(OkReply::Register(s("A"))), "OK register A"),
+        (ServerLine::Ok(OkReply::Password), "OK password"),
+        (
+            ServerLine::Ok(OkReply::Unregister(s("A"))),
+            "OK unregister A",
+        ),
+        (ServerLine::Ok(OkReply::Away), "OK away"),
+        (ServerLine::Ok(OkReply::Back), "OK back"),
+        (ServerLine::Ok(OkReply::Ignore(s("B"))), "OK ignore B"),
+        (ServerLine::Ok(OkReply::Unignore(s("B"))), "OK unignore B"),
+        (ServerLine::Ok(OkReply::Ignores(2)), "OK ignores 2"),
+        (ServerLine::Ok(OkReply::Topic), "OK topic"),
+        (ServerLine::Ok(OkReply::Kick(s("B"))), "OK kick B"),
+        (ServerLine::Ok(OkReply::Ban(s("B"))), "OK ban B"),
     ]
 }
 
@@ -135,10 +214,10 @@ fn malformed_lines_are_rejected() {
         ("NOPE x", LineParseError::UnknownTag("NOPE".into())),
         ("", LineParseError::UnknownTag("".into())),
         (
-            "hello chinwag/1",
+            "hello chinwag/2",
             LineParseError::UnknownTag("hello".into()),
         ),
-        ("HELLO chinwag/2", LineParseError::Malformed("HELLO")),
+        ("HELLO chinwag/3", LineParseError::Malformed("HELLO")),
         ("WELCOME", LineParseError::Malformed("WELCOME")),
         ("OK", LineParseError::Malformed("OK")),
         ("OK dance", LineParseError::Malformed("OK")),
@@ -148,7 +227,28 @@ fn malformed_lines_are_rejected() {
         ("USER a available b", LineParseError::Malformed("USER")),
         ("USER a chatting -", LineParseError::Malformed("USER")),
         ("USER a room -", LineParseError::Malformed("USER")),
-        ("USER a away -", LineParseError::Malformed("USER")),
+        ("USER a away b", LineParseError::Malformed("USER")),
+        ("USER a idle -", LineParseError::Malformed("USER")),
+        ("BYE", LineParseError::Malformed("BYE")),
+        ("BYE later", LineParseError::Malformed("BYE")),
+        (
+            "HISTORY Den soon msg bob hi",
+            LineParseError::Malformed("HISTORY"),
+        ),
+        (
+            "HISTORY Den 1 chat bob hi",
+            LineParseError::Malformed("HISTORY"),
+        ),
+        ("HISTORY Den 1 msg", LineParseError::Malformed("HISTORY")),
+        ("PASSWORD", LineParseError::Malformed("PASSWORD")),
+        ("ACTION Den", LineParseError::Malformed("ACTION")),
+        ("TOPIC", LineParseError::Malformed("TOPIC")),
+        ("OP Den", LineParseError::Malformed("OP")),
+        ("KICKED Den", LineParseError::Malformed("KICKED")),
+        ("OK me", LineParseError::Malformed("OK")),
+        ("OK exit", LineParseError::Malformed("OK")),
+        ("OK quit", LineParseError::Malformed("OK")),
+        ("OK ignores many", LineParseError::Malformed("OK")),
         ("USER a", LineParseError::Malformed("USER")),
         ("ROOMINFO r many", LineParseError::Malformed("ROOMINFO")),
         ("CANCELLED a maybe", LineParseError::Malformed("CANCELLED")),
@@ -197,6 +297,12 @@ fn reasons_parse() {
     assert_eq!("left".parse::<EndReason>(), Ok(EndReason::Left));
     assert_eq!("busy".parse::<PartReason>(), Err(()));
     assert_eq!(PartReason::Disconnected.as_str(), "disconnected");
+    assert_eq!("replaced".parse::<ByeReason>(), Ok(ByeReason::Replaced));
+    assert!(!ByeReason::Refused.prose().is_empty());
+    assert_eq!(
+        ServerLine::bye(ByeReason::Exit).to_string(),
+        "BYE exit goodbye"
+    );
 }
 
 mod properties {
