@@ -9,9 +9,9 @@
 use std::time::{Duration, Instant};
 
 use crate::net::{Handler, IoCounters, Net};
-use crate::procfs::{CpuMeter, CpuUse};
 use crate::stats::Arrival;
 use crate::traffic::{self, Traffic};
+use chinwag_bench_lib::procfs::{CpuMeter, CpuUse};
 
 /// How messages are paced.
 #[derive(Debug, Clone, Copy)]

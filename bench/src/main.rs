@@ -9,7 +9,6 @@ mod chart;
 mod flow;
 mod json;
 mod net;
-mod procfs;
 mod setup;
 mod stats;
 mod target;
@@ -171,7 +170,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Workload::Serve { args } => {
-            server::cli::run_from(std::iter::once("chinwagd".to_owned()).chain(args))?;
+            chinwag_bench_lib::own_server::serve(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Workload::Chart { title } => chart(&title),
@@ -276,8 +275,7 @@ fn go(
     common: &Common,
     workload: impl FnOnce(&Context) -> anyhow::Result<Report>,
 ) -> anyhow::Result<Report> {
-    // Thousands of client sockets need thousands of descriptors.
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    chinwag_bench_lib::raise_fd_limit();
     workload(&common.context())
 }
 

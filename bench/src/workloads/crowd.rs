@@ -10,10 +10,10 @@ use anyhow::bail;
 
 use crate::json::JsonLine;
 use crate::net::{Handler, Net};
-use crate::procfs::{CpuMeter, MemStatus, mem_status};
 use crate::setup::Register;
 use crate::stats::median;
 use crate::workloads::{Context, Report, SETUP_CONCURRENCY, add_cpu, register};
+use chinwag_bench_lib::procfs::{CpuMeter, MemStatus, mem_status};
 
 /// Time between memory samples while the server settles.
 const SAMPLE_EVERY: Duration = Duration::from_millis(200);
