@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::ledger::Ledger;
-use crate::server_proc::Usage;
+use crate::usage::Usage;
 use crate::wire::{Incoming, Wire};
 
 /// How long leftovers (threads still exiting, a drop not yet noticed) may
