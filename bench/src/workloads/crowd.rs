@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use clap::Args;
 
 use crate::json::JsonLine;
 use crate::net::{Handler, Net};
@@ -22,21 +23,28 @@ const STEADY_SAMPLES: usize = 3;
 /// The longest the settling may take.
 const SETTLE_MAX: Duration = Duration::from_secs(15);
 
+// The parameters are the workloads' command-line flags too: their doc
+// comments are the `--help` text.
+
 /// Parameters of `connect`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Args)]
 pub(crate) struct ConnectParams {
-    /// Users to connect.
+    /// Users.
+    #[arg(long, default_value_t = 10_000)]
     pub(crate) clients: usize,
     /// Handshakes in flight at most.
+    #[arg(long, default_value_t = 200)]
     pub(crate) concurrency: usize,
 }
 
 /// Parameters of `list`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Args)]
 pub(crate) struct ListParams {
     /// Users online.
+    #[arg(long, default_value_t = 10_000)]
     pub(crate) clients: usize,
-    /// Times `/list` is asked.
+    /// Times to ask.
+    #[arg(long, default_value_t = 20)]
     pub(crate) reps: usize,
 }
 
