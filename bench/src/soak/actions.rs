@@ -261,31 +261,33 @@ impl Chooser<'_> {
     }
 
     fn accept(&mut self) -> Action {
-        let name = self.rng.chance(50).then(|| self.target());
-        let alias = if self.aliases_safe() && self.rng.chance(30) {
-            *self.rng.pick(&["yes", "y", "YES"])
-        } else {
-            "/accept"
-        };
-        let line = match &name {
-            Some(name) => format!("{alias} {name}"),
-            None => alias.to_owned(),
-        };
+        let (line, name) = self.answer("/accept", &["yes", "y", "YES"]);
         Action::new("accept").want(line, Want::Accept(name))
     }
 
     fn decline(&mut self) -> Action {
+        let (line, name) = self.answer("/decline", &["no", "n"]);
+        Action::new("decline").want(line, Want::Decline(name))
+    }
+
+    /// An answer to a chat request: `command` or one of its menu `aliases`,
+    /// naming the requester half the time; returns the line and the name.
+    fn answer(
+        &mut self,
+        command: &'static str,
+        aliases: &[&'static str],
+    ) -> (String, Option<String>) {
         let name = self.rng.chance(50).then(|| self.target());
-        let alias = if self.aliases_safe() && self.rng.chance(30) {
-            *self.rng.pick(&["no", "n"])
+        let verb = if self.aliases_safe() && self.rng.chance(30) {
+            *self.rng.pick(aliases)
         } else {
-            "/decline"
+            command
         };
         let line = match &name {
-            Some(name) => format!("{alias} {name}"),
-            None => alias.to_owned(),
+            Some(name) => format!("{verb} {name}"),
+            None => verb.to_owned(),
         };
-        Action::new("decline").want(line, Want::Decline(name))
+        (line, name)
     }
 
     fn join(&mut self) -> Action {
