@@ -192,6 +192,8 @@ impl Flow {
 
 impl Handler for Flow {
     fn on_line(&mut self, net: &mut Net, id: usize, line: &[u8]) {
+        // Bytes, not `ServerLine::parse`: this runs for every delivery, and
+        // a parse allocates its fields.
         let is_message = line.starts_with(b"MSG ") || line.starts_with(b"ROOM ");
         match traffic::parse(line).filter(|_| is_message) {
             Some(message) => {

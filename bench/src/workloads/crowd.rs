@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use clap::Args;
+use common::{OkReply, ServerLine};
 
 use crate::json::JsonLine;
 use crate::net::{Handler, Net};
@@ -296,9 +297,10 @@ struct ListTimer {
 
 impl ListTimer {
     fn finish(&mut self, line: &[u8], now: Instant) {
-        let count = std::str::from_utf8(&line[b"OK list ".len()..])
-            .ok()
-            .and_then(|rest| rest.split(' ').next()?.parse().ok());
+        let count = match std::str::from_utf8(line).map(ServerLine::parse) {
+            Ok(Ok(ServerLine::Ok(OkReply::List(count)))) => Some(count as u64),
+            _ => None,
+        };
         let (Some(count), Some(sent)) = (count, self.sent_at.take()) else {
             self.failure = Some(format!("bad reply {:?}", String::from_utf8_lossy(line)));
             return;
@@ -328,6 +330,8 @@ impl Handler for ListTimer {
             return;
         }
         self.first_at.get_or_insert(now);
+        // Tags by their bytes, and only the final line through the parser:
+        // a reply has one line per user, and the clock is running.
         if line.starts_with(b"USER ") {
             self.lines += 1;
         } else if line.starts_with(b"OK list ") {
