@@ -1,23 +1,8 @@
 //! `chinwag-soak`: many clients doing random valid and invalid things to
-//! chinwagd for a while, with the protocol's promises checked all along
-//! (delivery exactly once and in order, exact replies, no ghosts in
-//! `/list`) and the server's threads, descriptors and memory checked for
-//! leaks at the end. Exits 0 only if nothing was violated.
-//!
-//! ```text
-//! chinwag-soak --clients 100 --secs 60 [--seed S] [--server HOST:PORT]
-//! ```
-//!
-//! Without `--server` it runs its own server: this binary re-executed with
-//! the hidden subcommand `serve`, which is `chinwagd --bind 127.0.0.1:0`
-//! with default flags (flood control on, as in production) and
-//! `MALLOC_ARENA_MAX=2` (see [`start_server`]).
-//!
-//! The run has two phases of the same workload: the first fifth of
-//! `--secs` warms the server up, then every client leaves and the leak
-//! baseline is taken; the rest is the main phase. Exit status: 0 if no
-//! violation, 1 if any, 2 if the soak itself failed, 3 if it overran
-//! `--secs` + 60 s (the watchdog kills the server).
+//! chinwagd for a while (`chinwag-soak --clients 100 --secs 60`), with the
+//! protocol's promises checked all along (delivery exactly once and in order,
+//! exact replies, no ghosts in `/list`) and the server's threads,
+//! descriptors and memory checked for leaks at the end.
 
 mod actions;
 mod client;
@@ -66,6 +51,9 @@ struct Args {
     server: Option<String>,
 }
 
+/// Exit status: 0 if no violation, 1 if any, 2 if the soak itself failed,
+/// 3 if it overran `--secs` + [`HARD_GRACE`] (the watchdog kills the
+/// server). `chinwag-soak serve …` is the server the soak starts.
 fn main() {
     let mut args = std::env::args();
     if args.nth(1).as_deref() == Some(own_server::SERVE) {
@@ -85,7 +73,10 @@ fn main() {
     }
 }
 
-/// Runs the soak; true if no invariant was violated.
+/// Runs the soak; true if no invariant was violated. The run has two
+/// phases of the same workload: the first fifth of `--secs` warms the
+/// server up, then every client leaves and the leak baseline is taken; the
+/// rest is the main phase.
 fn run(args: Args) -> anyhow::Result<bool> {
     chinwag_bench_lib::raise_fd_limit();
     let seed = args.seed.unwrap_or_else(clock_seed);
@@ -166,8 +157,9 @@ fn clock_seed() -> u64 {
         .map_or(1, |since| since.as_nanos() as u64)
 }
 
-/// Starts our own server. Unlike the bench's, it keeps flood control on,
-/// as in production, and its log is scanned for the exit check.
+/// Starts our own server: `chinwagd --bind 127.0.0.1:0` with default flags
+/// (unlike the bench's, flood control stays on, as in production) and
+/// `MALLOC_ARENA_MAX=2`, its log scanned for the exit check.
 fn start_server() -> anyhow::Result<OwnServer> {
     let log_level = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
     // glibc gives busy threads arenas of their own (up to 8 per core),
