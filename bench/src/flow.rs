@@ -9,9 +9,9 @@
 use std::time::{Duration, Instant};
 
 use crate::net::{Handler, IoCounters, Net};
-use crate::procfs::{CpuMeter, CpuUse};
 use crate::stats::Arrival;
 use crate::traffic::{self, Traffic};
+use chinwag_bench_lib::procfs::{CpuMeter, CpuUse};
 
 /// How messages are paced.
 #[derive(Debug, Clone, Copy)]
@@ -192,6 +192,8 @@ impl Flow {
 
 impl Handler for Flow {
     fn on_line(&mut self, net: &mut Net, id: usize, line: &[u8]) {
+        // Bytes, not `ServerLine::parse`: this runs for every delivery, and
+        // a parse allocates its fields.
         let is_message = line.starts_with(b"MSG ") || line.starts_with(b"ROOM ");
         match traffic::parse(line).filter(|_| is_message) {
             Some(message) => {

@@ -6,10 +6,10 @@
 //! `chinwag-bench serve`, so the server is the same code and build.
 
 mod chart;
+mod cli;
 mod flow;
 mod json;
 mod net;
-mod procfs;
 mod setup;
 mod stats;
 mod target;
@@ -18,145 +18,15 @@ mod workloads;
 
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::Parser as _;
 
-use crate::target::ServerOptions;
+use crate::cli::{Cli, Common, Flags, Mode, Workload};
 use crate::workloads::crowd::{self, ConnectParams, ListParams};
 use crate::workloads::messages::{self, FanoutParams, PairsParams, RateParams};
 use crate::workloads::{Context, Report};
-
-/// chinwag-bench: load generator for chinwagd.
-#[derive(Debug, Parser)]
-#[command(name = "chinwag-bench", version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Workload,
-}
-
-/// Flags every workload takes.
-#[derive(Debug, Clone, Args)]
-struct Common {
-    /// Use this running server instead of starting one.
-    #[arg(long, value_name = "HOST:PORT")]
-    server: Option<String>,
-    /// Print only the JSON line.
-    #[arg(long)]
-    json_only: bool,
-    /// Seconds any setup (connecting, registering, pairing) may take.
-    #[arg(long, default_value_t = 120, value_name = "SECS")]
-    timeout: u64,
-    /// RUST_LOG of the server the bench starts.
-    #[arg(long, default_value = "warn", value_name = "FILTER")]
-    server_log: String,
-    /// Extra chinwagd flag for the server the bench starts (repeatable).
-    #[arg(long = "server-arg", value_name = "ARG", allow_hyphen_values = true)]
-    server_args: Vec<String>,
-}
-
-impl Common {
-    fn context(&self) -> Context {
-        Context {
-            server: ServerOptions {
-                external: self.server.clone(),
-                log: self.server_log.clone(),
-                extra_args: self.server_args.clone(),
-            },
-            timeout: Duration::from_secs(self.timeout.max(1)),
-        }
-    }
-}
-
-#[derive(Debug, Subcommand)]
-enum Workload {
-    /// P chatting pairs, W messages in flight per direction (closed loop).
-    Pairs {
-        /// Chatting pairs.
-        #[arg(long, default_value_t = 100)]
-        pairs: usize,
-        /// Messages in flight per direction.
-        #[arg(long, default_value_t = 8)]
-        window: u64,
-        /// Seconds to measure.
-        #[arg(long, default_value_t = 10.0)]
-        secs: f64,
-        #[command(flatten)]
-        common: Common,
-    },
-    /// P chatting pairs at a fixed total rate (open loop).
-    Rate {
-        /// Chatting pairs.
-        #[arg(long, default_value_t = 1000)]
-        pairs: usize,
-        /// Messages per second over all pairs.
-        #[arg(long, default_value_t = 20_000.0)]
-        rate: f64,
-        /// Seconds to measure.
-        #[arg(long, default_value_t = 10.0)]
-        secs: f64,
-        #[command(flatten)]
-        common: Common,
-    },
-    /// N users connect and register, C handshakes at a time; server memory.
-    Connect {
-        /// Users.
-        #[arg(long, default_value_t = 10_000)]
-        clients: usize,
-        /// Handshakes in flight at most.
-        #[arg(long, default_value_t = 200)]
-        concurrency: usize,
-        #[command(flatten)]
-        common: Common,
-    },
-    /// One room of M members, senders at a fixed total rate (open loop).
-    Fanout {
-        /// Room members.
-        #[arg(long, default_value_t = 1000)]
-        members: usize,
-        /// Messages per second over all senders.
-        #[arg(long, default_value_t = 50.0)]
-        rate: f64,
-        /// Members that send.
-        #[arg(long, default_value_t = 1)]
-        senders: usize,
-        /// Seconds to measure.
-        #[arg(long, default_value_t = 10.0)]
-        secs: f64,
-        #[command(flatten)]
-        common: Common,
-    },
-    /// `/list` timed with N users online.
-    List {
-        /// Users online.
-        #[arg(long, default_value_t = 10_000)]
-        clients: usize,
-        /// Times to ask.
-        #[arg(long, default_value_t = 20)]
-        reps: usize,
-        #[command(flatten)]
-        common: Common,
-    },
-    /// Every workload with small sizes, in a few seconds (for CI).
-    Smoke {
-        #[command(flatten)]
-        common: Common,
-    },
-    /// SVG chart of `pairs` JSON lines read from stdin.
-    Chart {
-        /// Chart title.
-        #[arg(long, default_value = "chinwagd: pairs workload")]
-        title: String,
-    },
-    /// Runs chinwagd itself (used by the bench to start its own server).
-    #[command(hide = true)]
-    Serve {
-        /// chinwagd flags.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
-}
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
@@ -169,116 +39,46 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Workload::Serve { args } => {
-            server::cli::run_from(std::iter::once("chinwagd".to_owned()).chain(args))?;
+    match cli.mode {
+        Mode::Run(workload) => Ok(exit_code(run_workload(&workload))),
+        Mode::Smoke { common } => Ok(smoke(&common)),
+        Mode::Chart { title } => chart(&title),
+        Mode::Serve { args } => {
+            chinwag_bench_lib::own_server::serve(args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Workload::Chart { title } => chart(&title),
-        Workload::Smoke { common } => Ok(smoke(&common)),
-        workload => Ok(run_workload(workload)),
     }
 }
 
-fn run_workload(workload: Workload) -> ExitCode {
-    let (name, common, result) = match workload {
-        Workload::Pairs {
-            pairs,
-            window,
-            secs,
-            common,
-        } => {
-            let params = PairsParams {
-                pairs,
-                window,
-                secs,
-            };
-            (
-                "pairs",
-                common.clone(),
-                go(&common, |c| messages::pairs(c, params)),
-            )
-        }
-        Workload::Rate {
-            pairs,
-            rate,
-            secs,
-            common,
-        } => {
-            let params = RateParams { pairs, rate, secs };
-            (
-                "rate",
-                common.clone(),
-                go(&common, |c| messages::rate(c, params)),
-            )
-        }
-        Workload::Fanout {
-            members,
-            rate,
-            senders,
-            secs,
-            common,
-        } => {
-            let params = FanoutParams {
-                members,
-                senders,
-                rate,
-                secs,
-            };
-            (
-                "fanout",
-                common.clone(),
-                go(&common, |c| messages::fanout(c, params)),
-            )
-        }
-        Workload::Connect {
-            clients,
-            concurrency,
-            common,
-        } => {
-            let params = ConnectParams {
-                clients,
-                concurrency,
-            };
-            (
-                "connect",
-                common.clone(),
-                go(&common, |c| crowd::connect(c, params)),
-            )
-        }
-        Workload::List {
-            clients,
-            reps,
-            common,
-        } => {
-            let params = ListParams { clients, reps };
-            (
-                "list",
-                common.clone(),
-                go(&common, |c| crowd::list(c, params)),
-            )
-        }
-        Workload::Smoke { .. } | Workload::Chart { .. } | Workload::Serve { .. } => {
-            unreachable!("handled in run")
-        }
-    };
-    let report = result.unwrap_or_else(|error| Report::failed(name, &error));
-    print(&report, common.json_only);
-    if report.ok {
+fn exit_code(ok: bool) -> ExitCode {
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
 }
 
-/// Raises the open-file limit and runs one workload.
-fn go(
-    common: &Common,
-    workload: impl FnOnce(&Context) -> anyhow::Result<Report>,
-) -> anyhow::Result<Report> {
-    // Thousands of client sockets need thousands of descriptors.
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
-    workload(&common.context())
+/// Runs one workload and prints its report; true if it passed.
+fn run_workload(workload: &Workload) -> bool {
+    match workload {
+        Workload::Pairs(flags) => go(flags, "pairs", messages::pairs),
+        Workload::Rate(flags) => go(flags, "rate", messages::rate),
+        Workload::Connect(flags) => go(flags, "connect", crowd::connect),
+        Workload::Fanout(flags) => go(flags, "fanout", messages::fanout),
+        Workload::List(flags) => go(flags, "list", crowd::list),
+    }
+}
+
+fn go<P: clap::Args + Copy>(
+    flags: &Flags<P>,
+    name: &str,
+    workload: fn(&Context, P) -> anyhow::Result<Report>,
+) -> bool {
+    chinwag_bench_lib::raise_fd_limit();
+    let report = workload(&flags.common.context(), flags.params)
+        .unwrap_or_else(|error| Report::failed(name, &error));
+    print(&report, flags.common.json_only);
+    report.ok
 }
 
 fn print(report: &Report, json_only: bool) {
@@ -290,83 +90,53 @@ fn print(report: &Report, json_only: bool) {
     let _ = stdout.flush();
 }
 
-/// One workload with its small sizes.
-type SmokeRun = Box<dyn Fn(&Context) -> anyhow::Result<Report>>;
-
 /// Every workload with small sizes; fails if any does.
 fn smoke(common: &Common) -> ExitCode {
-    let runs: [(&str, SmokeRun); 5] = [
-        (
-            "pairs",
-            Box::new(|c| {
-                messages::pairs(
-                    c,
-                    PairsParams {
-                        pairs: 4,
-                        window: 4,
-                        secs: 2.0,
-                    },
-                )
-            }),
-        ),
-        (
-            "rate",
-            Box::new(|c| {
-                messages::rate(
-                    c,
-                    RateParams {
-                        pairs: 10,
-                        rate: 2000.0,
-                        secs: 2.0,
-                    },
-                )
-            }),
-        ),
-        (
-            "fanout",
-            Box::new(|c| {
-                messages::fanout(
-                    c,
-                    FanoutParams {
-                        members: 20,
-                        senders: 2,
-                        rate: 100.0,
-                        secs: 2.0,
-                    },
-                )
-            }),
-        ),
-        (
-            "connect",
-            Box::new(|c| {
-                crowd::connect(
-                    c,
-                    ConnectParams {
-                        clients: 200,
-                        concurrency: 50,
-                    },
-                )
-            }),
-        ),
-        (
-            "list",
-            Box::new(|c| {
-                crowd::list(
-                    c,
-                    ListParams {
-                        clients: 200,
-                        reps: 5,
-                    },
-                )
-            }),
-        ),
+    let runs = [
+        Workload::Pairs(Flags::new(
+            PairsParams {
+                pairs: 4,
+                window: 4,
+                secs: 2.0,
+            },
+            common,
+        )),
+        Workload::Rate(Flags::new(
+            RateParams {
+                pairs: 10,
+                rate: 2000.0,
+                secs: 2.0,
+            },
+            common,
+        )),
+        Workload::Fanout(Flags::new(
+            FanoutParams {
+                members: 20,
+                senders: 2,
+                rate: 100.0,
+                secs: 2.0,
+            },
+            common,
+        )),
+        Workload::Connect(Flags::new(
+            ConnectParams {
+                clients: 200,
+                concurrency: 50,
+            },
+            common,
+        )),
+        Workload::List(Flags::new(
+            ListParams {
+                clients: 200,
+                reps: 5,
+            },
+            common,
+        )),
     ];
     let started = Instant::now();
     let mut all_ok = true;
-    for (name, workload) in &runs {
-        let report = go(common, workload).unwrap_or_else(|error| Report::failed(name, &error));
-        print(&report, common.json_only);
-        all_ok &= report.ok;
+    for workload in &runs {
+        all_ok &= run_workload(workload);
     }
     if !common.json_only {
         println!(
@@ -375,11 +145,7 @@ fn smoke(common: &Common) -> ExitCode {
             started.elapsed().as_secs_f64()
         );
     }
-    if all_ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    exit_code(all_ok)
 }
 
 /// Reads JSON lines on stdin and writes the SVG chart on stdout.

@@ -1,5 +1,6 @@
 //! What `/proc` says about a process: CPU time (user + system, from
-//! `stat`), resident memory and thread count (from `status`). Linux only.
+//! `stat`), resident memory and thread count (from `status`) and open
+//! descriptors (from `fd`). Linux only.
 
 use std::fs;
 use std::time::Instant;
@@ -8,7 +9,7 @@ use std::time::Instant;
 const TICKS_PER_SEC: f64 = 100.0;
 
 /// User + system CPU seconds of process `pid` (`None`: this process).
-pub(crate) fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     let path = pid.map_or_else(
         || "/proc/self/stat".to_owned(),
         |pid| format!("/proc/{pid}/stat"),
@@ -25,15 +26,15 @@ pub(crate) fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
 
 /// Resident memory and threads of a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct MemStatus {
+pub struct MemStatus {
     /// `VmRSS` in KiB.
-    pub(crate) rss_kib: u64,
+    pub rss_kib: u64,
     /// `Threads`.
-    pub(crate) threads: u64,
+    pub threads: u64,
 }
 
 /// Reads `/proc/<pid>/status`.
-pub(crate) fn mem_status(pid: u32) -> Option<MemStatus> {
+pub fn mem_status(pid: u32) -> Option<MemStatus> {
     let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let value = |key: &str| -> Option<u64> {
         let line = text.lines().find(|line| line.starts_with(key))?;
@@ -45,9 +46,14 @@ pub(crate) fn mem_status(pid: u32) -> Option<MemStatus> {
     })
 }
 
+/// Open file descriptors of process `pid`; `None` if it is gone.
+pub fn open_fds(pid: u32) -> Option<u64> {
+    Some(fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64)
+}
+
 /// CPU used by the generator and the server over one interval.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct CpuMeter {
+pub struct CpuMeter {
     server_pid: Option<u32>,
     started: Instant,
     bench: Option<f64>,
@@ -56,18 +62,18 @@ pub(crate) struct CpuMeter {
 
 /// The CPU seconds of one interval.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct CpuUse {
+pub struct CpuUse {
     /// Wall-clock seconds.
-    pub(crate) wall: f64,
+    pub wall: f64,
     /// Generator CPU seconds.
-    pub(crate) bench: Option<f64>,
+    pub bench: Option<f64>,
     /// Server CPU seconds (when the bench started it).
-    pub(crate) server: Option<f64>,
+    pub server: Option<f64>,
 }
 
 impl CpuMeter {
     /// Starts measuring now.
-    pub(crate) fn start(server_pid: Option<u32>) -> CpuMeter {
+    pub fn start(server_pid: Option<u32>) -> CpuMeter {
         CpuMeter {
             server_pid,
             started: Instant::now(),
@@ -77,7 +83,7 @@ impl CpuMeter {
     }
 
     /// CPU used since [`CpuMeter::start`].
-    pub(crate) fn stop(&self) -> CpuUse {
+    pub fn stop(&self) -> CpuUse {
         let delta = |before: Option<f64>, after: Option<f64>| Some(after? - before?);
         CpuUse {
             wall: self.started.elapsed().as_secs_f64(),
@@ -99,5 +105,6 @@ mod tests {
         assert!(cpu_seconds(None).is_some());
         let status = mem_status(std::process::id()).expect("own status");
         assert!(status.rss_kib > 0 && status.threads >= 1);
+        assert!(open_fds(std::process::id()).is_some_and(|fds| fds >= 3));
     }
 }

@@ -1,7 +1,8 @@
 //! The phases that bring clients to where a workload measures: connect and
 //! register names with a bounded number of handshakes in flight, pair users
 //! into chats, and put members into a room. Each is a [`Handler`] run on the
-//! shared [`Net`] until done or out of time.
+//! shared [`Net`] until done or out of time. They look only at a line's tag,
+//! by its bytes, as the event loop hands it over.
 
 use std::time::Instant;
 

@@ -4,13 +4,13 @@
 //! naming), so the client knows when the server has handled all of it.
 
 use common::ErrorCode;
+use common::telnet::{DO, DONT, ECHO, IAC, IP, NAWS, WILL, WONT};
 
 use crate::model::{Model, Place};
 use crate::payload;
 use crate::replies::{Expect, Want};
 use crate::rng::Rng;
 
-const IAC: u8 = 255;
 const ROOMS: [&str; 6] = ["lobby", "Lounge", "r1", "r2", "r3", "big-room"];
 const BAD_NAMES: [&str; 8] = [
     "-dash",
@@ -261,31 +261,33 @@ impl Chooser<'_> {
     }
 
     fn accept(&mut self) -> Action {
-        let name = self.rng.chance(50).then(|| self.target());
-        let alias = if self.aliases_safe() && self.rng.chance(30) {
-            *self.rng.pick(&["yes", "y", "YES"])
-        } else {
-            "/accept"
-        };
-        let line = match &name {
-            Some(name) => format!("{alias} {name}"),
-            None => alias.to_owned(),
-        };
+        let (line, name) = self.answer("/accept", &["yes", "y", "YES"]);
         Action::new("accept").want(line, Want::Accept(name))
     }
 
     fn decline(&mut self) -> Action {
+        let (line, name) = self.answer("/decline", &["no", "n"]);
+        Action::new("decline").want(line, Want::Decline(name))
+    }
+
+    /// An answer to a chat request: `command` or one of its menu `aliases`,
+    /// naming the requester half the time; returns the line and the name.
+    fn answer(
+        &mut self,
+        command: &'static str,
+        aliases: &[&'static str],
+    ) -> (String, Option<String>) {
         let name = self.rng.chance(50).then(|| self.target());
-        let alias = if self.aliases_safe() && self.rng.chance(30) {
-            *self.rng.pick(&["no", "n"])
+        let verb = if self.aliases_safe() && self.rng.chance(30) {
+            *self.rng.pick(aliases)
         } else {
-            "/decline"
+            command
         };
         let line = match &name {
-            Some(name) => format!("{alias} {name}"),
-            None => alias.to_owned(),
+            Some(name) => format!("{verb} {name}"),
+            None => verb.to_owned(),
         };
-        Action::new("decline").want(line, Want::Decline(name))
+        (line, name)
     }
 
     fn join(&mut self) -> Action {
@@ -354,13 +356,15 @@ impl Chooser<'_> {
         }
     }
 
-    /// Telnet negotiation with no line: each `DO`/`WILL` must be refused.
+    /// Telnet negotiation with no line: each `DO`/`WILL` must be refused;
+    /// a `WONT`/`DONT` (of options 5 and 2, which the server never had)
+    /// and an interrupt need no answer.
     fn telnet(&mut self) -> Action {
         let mut action = Action::new("telnet");
         action.bytes.extend_from_slice(&[
-            IAC, 253, 1, IAC, 251, 31, IAC, 252, 5, IAC, 244, IAC, 254, 2,
+            IAC, DO, ECHO, IAC, WILL, NAWS, IAC, WONT, 5, IAC, IP, IAC, DONT, 2,
         ]);
-        action.telnet = vec![[IAC, 252, 1], [IAC, 254, 31]];
+        action.telnet = vec![[IAC, WONT, ECHO], [IAC, DONT, NAWS]];
         action
     }
 

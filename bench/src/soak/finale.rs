@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use common::{ErrorCode, ServerLine};
+
 use crate::ledger::Ledger;
-use crate::server_proc::Usage;
+use crate::usage::Usage;
 use crate::wire::{Incoming, Wire};
 
 /// How long leftovers (threads still exiting, a drop not yet noticed) may
@@ -50,9 +52,18 @@ fn login_once(addr: SocketAddr, name: &str) -> Result<(), String> {
     let started = Instant::now();
     loop {
         let lines = exchange(addr, format!("{name}\r\n/quit\r\n").as_bytes())?;
-        let welcomed = lines.iter().any(|line| *line == format!("WELCOME {name}"));
-        let taken = lines.iter().any(|line| line.starts_with("ERR name-taken"));
-        let said_bye = lines.last().is_some_and(|line| line.starts_with("BYE"));
+        let parsed = lines
+            .iter()
+            .map(|line| ServerLine::parse(line))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| format!("{error} in {lines:?}"))?;
+        let welcomed = parsed
+            .iter()
+            .any(|line| matches!(line, ServerLine::Welcome(got) if **got == *name));
+        let taken = parsed
+            .iter()
+            .any(|line| matches!(line, ServerLine::Err(ErrorCode::NameTaken, _)));
+        let said_bye = matches!(parsed.last(), Some(ServerLine::Bye(_)));
         match (welcomed, taken, said_bye) {
             (true, false, true) => return Ok(()),
             (false, true, true) if started.elapsed() < SETTLE => {

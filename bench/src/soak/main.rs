@@ -1,23 +1,8 @@
 //! `chinwag-soak`: many clients doing random valid and invalid things to
-//! chinwagd for a while, with the protocol's promises checked all along
-//! (delivery exactly once and in order, exact replies, no ghosts in
-//! `/list`) and the server's threads, descriptors and memory checked for
-//! leaks at the end. Exits 0 only if nothing was violated.
-//!
-//! ```text
-//! chinwag-soak --clients 100 --secs 60 [--seed S] [--server HOST:PORT]
-//! ```
-//!
-//! Without `--server` it runs its own server: this binary re-executed with
-//! the hidden subcommand `serve`, which is `chinwagd --bind 127.0.0.1:0`
-//! with default flags (flood control on, as in production) and
-//! `MALLOC_ARENA_MAX=2` (see `server_proc.rs`).
-//!
-//! The run has two phases of the same workload: the first fifth of
-//! `--secs` warms the server up, then every client leaves and the leak
-//! baseline is taken; the rest is the main phase. Exit status: 0 if no
-//! violation, 1 if any, 2 if the soak itself failed, 3 if it overran
-//! `--secs` + 60 s (the watchdog kills the server).
+//! chinwagd for a while (`chinwag-soak --clients 100 --secs 60`), with the
+//! protocol's promises checked all along (delivery exactly once and in order,
+//! exact replies, no ghosts in `/list`) and the server's threads,
+//! descriptors and memory checked for leaks at the end.
 
 mod actions;
 mod client;
@@ -28,22 +13,21 @@ mod payload;
 mod replies;
 mod report;
 mod rng;
-mod server_proc;
 mod session;
+mod usage;
 mod wire;
 
-use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use chinwag_bench_lib::own_server::{self, Launch, OwnServer, StderrSummary};
 use clap::Parser;
 
 use crate::ledger::Ledger;
 use crate::report::Report;
-use crate::server_proc::{ServerProcess, Usage};
 use crate::session::Shared;
+use crate::usage::Usage;
 
 /// After the run's end, the soak gives up (and kills its server) if it has
 /// not finished within this.
@@ -67,10 +51,13 @@ struct Args {
     server: Option<String>,
 }
 
+/// Exit status: 0 if no violation, 1 if any, 2 if the soak itself failed,
+/// 3 if it overran `--secs` + [`HARD_GRACE`] (the watchdog kills the
+/// server). `chinwag-soak serve …` is the server the soak starts.
 fn main() {
     let mut args = std::env::args();
-    if args.nth(1).as_deref() == Some("serve") {
-        if let Err(error) = server_proc::serve(args.collect()) {
+    if args.nth(1).as_deref() == Some(own_server::SERVE) {
+        if let Err(error) = own_server::serve(args) {
             eprintln!("chinwag-soak serve: {error:#}");
             std::process::exit(1);
         }
@@ -86,21 +73,23 @@ fn main() {
     }
 }
 
-/// Runs the soak; true if no invariant was violated.
+/// Runs the soak; true if no invariant was violated. The run has two
+/// phases of the same workload: the first fifth of `--secs` warms the
+/// server up, then every client leaves and the leak baseline is taken; the
+/// rest is the main phase.
 fn run(args: Args) -> anyhow::Result<bool> {
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    chinwag_bench_lib::raise_fd_limit();
     let seed = args.seed.unwrap_or_else(clock_seed);
     let started = Instant::now();
-    let mut server = match &args.server {
-        Some(_) => None,
-        None => Some(ServerProcess::start(&[])?),
+    let (mut server, addr) = match &args.server {
+        Some(text) => (None, chinwag_bench_lib::resolve(text)?),
+        None => {
+            let server = start_server()?;
+            let addr = server.addr();
+            (Some(server), addr)
+        }
     };
-    let addr = match (&args.server, &server) {
-        (Some(text), _) => resolve(text)?,
-        (None, Some(server)) => server.addr,
-        (None, None) => unreachable!("a server was started above"),
-    };
-    let pid = server.as_ref().map(ServerProcess::pid);
+    let pid = server.as_ref().map(OwnServer::pid);
     spawn_watchdog(pid, Duration::from_secs(args.secs) + HARD_GRACE);
     let ledger = Arc::new(Ledger::default());
     let shared = Arc::new(Shared {
@@ -109,14 +98,14 @@ fn run(args: Args) -> anyhow::Result<bool> {
         own_server: server.is_some(),
         ledger: Arc::clone(&ledger),
     });
-    let cold = pid.and_then(baseline_usage);
+    let cold = pid.and_then(usage::baseline);
     // The first fifth of the run warms the server up (allocator arenas,
     // glibc's cache of thread stacks) under the same checks; the baseline
     // for the leak check is taken once its clients have all left.
     let warm_secs = (args.secs / 5).clamp(3.min(args.secs), 60);
     let warm_peak = run_clients(&shared, 'w', args.clients, warm_secs, seed, pid);
     let baseline = match (pid, cold) {
-        (Some(pid), Some(cold)) => finale::settle(pid, cold).and_then(|_| baseline_usage(pid)),
+        (Some(pid), Some(cold)) => finale::settle(pid, cold).and_then(|_| usage::baseline(pid)),
         _ => None,
     };
     let peak =
@@ -133,7 +122,9 @@ fn run(args: Args) -> anyhow::Result<bool> {
     };
     let (server_exit, stderr) = match server.as_mut() {
         Some(server) => {
-            let (status, took, stderr) = server.stop();
+            let stopped = server.stop();
+            let (status, took) = (stopped.status, stopped.took);
+            let stderr = stopped.stderr.unwrap_or_default();
             judge_exit(&ledger, status, took, &stderr);
             (
                 Some(format!("{status:?} after SIGTERM in {took:.2?}")),
@@ -166,25 +157,24 @@ fn clock_seed() -> u64 {
         .map_or(1, |since| since.as_nanos() as u64)
 }
 
-fn resolve(text: &str) -> anyhow::Result<SocketAddr> {
-    text.to_socket_addrs()
-        .with_context(|| format!("cannot resolve {text}"))?
-        .next()
-        .with_context(|| format!("{text} resolves to nothing"))
-}
-
-/// The server's usage before any client, once two readings agree.
-fn baseline_usage(pid: u32) -> Option<Usage> {
-    let mut last = Usage::of(pid)?;
-    for _ in 0..20 {
-        std::thread::sleep(Duration::from_millis(100));
-        let now = Usage::of(pid)?;
-        if now.threads == last.threads && now.fds == last.fds {
-            return Some(now);
-        }
-        last = now;
-    }
-    Some(last)
+/// Starts our own server: `chinwagd --bind 127.0.0.1:0` with default flags
+/// (unlike the bench's, flood control stays on, as in production) and
+/// `MALLOC_ARENA_MAX=2`, its log scanned for the exit check.
+fn start_server() -> anyhow::Result<OwnServer> {
+    let log_level = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+    // glibc gives busy threads arenas of their own (up to 8 per core),
+    // and what those keep after a load peak depends on the peak, not on
+    // the work done: up to +25 % RSS after a long run with no leak at
+    // all. Two arenas keep the RSS figure a leak signal; a caller who
+    // wants the default sets MALLOC_ARENA_MAX themselves.
+    let arenas = std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into());
+    OwnServer::start(&Launch {
+        flags: Vec::new(),
+        env: vec![("RUST_LOG", log_level), ("MALLOC_ARENA_MAX", arenas)],
+        scan_stderr: true,
+        start_timeout: Duration::from_secs(10),
+        stop_timeout: Duration::from_secs(5),
+    })
 }
 
 /// Kills the server and exits if the soak overruns its bound.
@@ -193,9 +183,7 @@ fn spawn_watchdog(pid: Option<u32>, limit: Duration) {
         std::thread::sleep(limit);
         eprintln!("chinwag-soak: did not finish within {limit:?}; giving up");
         if let Some(pid) = pid {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
+            own_server::signal(pid, "KILL");
         }
         std::process::exit(3);
     });
@@ -221,7 +209,7 @@ fn run_clients(
         while !ready.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(10));
         }
-        let monitor = scope.spawn(|| monitor(pid, &done));
+        let monitor = scope.spawn(|| usage::monitor(pid, &done));
         let clients: Vec<_> = (0..n_clients)
             .map(|slot| {
                 std::thread::Builder::new()
@@ -242,27 +230,12 @@ fn run_clients(
     peak
 }
 
-/// Samples the server every 250 ms until `done`; returns the peak.
-fn monitor(pid: Option<u32>, done: &AtomicBool) -> Usage {
-    let mut peak = Usage::default();
-    while let Some(pid) = pid {
-        if done.load(Ordering::SeqCst) {
-            break;
-        }
-        if let Some(now) = Usage::of(pid) {
-            peak = peak.max(now);
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    peak
-}
-
 /// The server must exit 0 within two seconds of SIGTERM and log no errors.
 fn judge_exit(
     ledger: &Ledger,
     status: Option<std::process::ExitStatus>,
     took: Duration,
-    stderr: &server_proc::StderrSummary,
+    stderr: &StderrSummary,
 ) {
     if !status.is_some_and(|status| status.success()) || took > Duration::from_secs(2) {
         ledger.violation(format!("server exit after SIGTERM: {status:?} in {took:?}"));

@@ -5,13 +5,13 @@
 //! `//`-unescaped, byte-exact at the length limit).
 
 use common::DEFAULT_MAX_LINE;
+use common::telnet::{DONT, IAC, SB, SE, SGA, TTYPE, WILL};
 
-const IAC: u8 = 255;
+/// Telnet's no-operation command; not in `common::telnet` because the
+/// server never needs it by name: it drops any two-byte command.
 const NOP: u8 = 241;
-const SB: u8 = 250;
-const SE: u8 = 240;
-const WILL: u8 = 251;
-const DONT: u8 = 254;
+/// The `IS` code of a `TTYPE` subnegotiation (RFC 1091).
+const TTYPE_IS: u8 = 0;
 
 /// Control and direction characters that must arrive as U+FFFD (TAB stays).
 const CONTROL_BODY: &str = "a\u{1}b\u{1b}[2Jc\u{202e}d\u{2028}e\u{7f}f\u{85}g\th\ri\u{2066}j";
@@ -40,11 +40,11 @@ pub(crate) fn message_line(kind: char, sender: &str, seq: u64) -> (Vec<u8>, Vec<
             line.extend_from_slice(b"ab");
             line.extend_from_slice(&[IAC, NOP]);
             line.extend_from_slice(b"cd");
-            line.extend_from_slice(&[IAC, SB, 24, 0, b'v', b't', IAC, SE]);
+            line.extend_from_slice(&[IAC, SB, TTYPE, TTYPE_IS, b'v', b't', IAC, SE]);
             line.extend_from_slice(b"ef");
-            line.extend_from_slice(&[IAC, WILL, 3]);
+            line.extend_from_slice(&[IAC, WILL, SGA]);
             line.extend_from_slice(b"gh");
-            telnet.push([IAC, DONT, 3]);
+            telnet.push([IAC, DONT, SGA]);
         }
         _ => {
             line.extend_from_slice(head.as_bytes());

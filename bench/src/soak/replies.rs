@@ -110,17 +110,7 @@ fn check_list(line: &ServerLine, model: &Model, cx: &Context<'_>) -> Check {
         return Err(String::new());
     };
     let users = cx.users;
-    expect(*count == users.len(), || {
-        format!("but {} USER lines came", users.len())
-    })?;
-    for pair in users.windows(2) {
-        expect(fold(&pair[0].0) < fold(&pair[1].0), || {
-            format!(
-                "not sorted or listed twice: {} then {}",
-                pair[0].0, pair[1].0
-            )
-        })?;
-    }
+    check_listing(*count, users, "USER")?;
     let own = match &model.place {
         Place::Chatting { partner, .. } => UserState::Chatting(partner.as_str().into()),
         Place::Room { shown, .. } => UserState::Room(shown.as_str().into()),
@@ -148,6 +138,23 @@ fn check_list(line: &ServerLine, model: &Model, cx: &Context<'_>) -> Check {
     Ok(())
 }
 
+/// The `tag` lines of a `/list` or `/rooms` reply: as many as its `OK`
+/// line counts, in folded order of their names, each name once.
+fn check_listing<T>(count: usize, entries: &[(String, T)], tag: &str) -> Check {
+    expect(count == entries.len(), || {
+        format!("but {} {tag} lines came", entries.len())
+    })?;
+    for pair in entries.windows(2) {
+        expect(fold(&pair[0].0) < fold(&pair[1].0), || {
+            format!(
+                "not sorted or listed twice: {} then {}",
+                pair[0].0, pair[1].0
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// A listed name must not belong to a connection whose close we had
 /// already seen (or dropped long enough ago) when `/list` was sent.
 fn check_not_ghost(name: &str, cx: &Context<'_>) -> Check {
@@ -170,17 +177,7 @@ fn check_rooms(line: &ServerLine, model: &Model, cx: &Context<'_>) -> Check {
         return Err(String::new());
     };
     let rooms = cx.rooms;
-    expect(*count == rooms.len(), || {
-        format!("but {} ROOMINFO lines came", rooms.len())
-    })?;
-    for pair in rooms.windows(2) {
-        expect(fold(&pair[0].0) < fold(&pair[1].0), || {
-            format!(
-                "not sorted or listed twice: {} then {}",
-                pair[0].0, pair[1].0
-            )
-        })?;
-    }
+    check_listing(*count, rooms, "ROOMINFO")?;
     expect(rooms.iter().all(|(_, members)| *members > 0), || {
         "an empty room".into()
     })?;

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use chinwag_bench_lib::own_server::StderrSummary;
+
 use crate::ledger::Totals;
-use crate::server_proc::{StderrSummary, Usage};
+use crate::usage::Usage;
 
 /// Everything the report shows.
 pub(crate) struct Report {

@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{ErrorCode, OkReply, ServerLine};
+use common::telnet::IAC;
+use common::{ErrorCode, OkReply, PROTOCOL, ServerLine};
 
 use crate::actions::{Action, End};
 use crate::ledger::{Ledger, NameStatus};
@@ -61,7 +62,7 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Connects and reads `HELLO`.
+    /// Connects and reads `HELLO` (of the protocol version `common` speaks).
     ///
     /// # Errors
     ///
@@ -89,9 +90,13 @@ impl Session {
             announced: false,
         };
         match session.wire.next(Instant::now() + REPLY_TIMEOUT) {
-            Some(Incoming::Line(line)) if line.starts_with("HELLO chinwag/1") => Ok(session),
+            Some(Incoming::Line(line))
+                if matches!(ServerLine::parse(&line), Ok(ServerLine::Hello(_))) =>
+            {
+                Ok(session)
+            }
             other => {
-                session.violate(format!("first line is not HELLO chinwag/1: {other:?}"));
+                session.violate(format!("first line is not HELLO {PROTOCOL}: {other:?}"));
                 Err(())
             }
         }
@@ -134,7 +139,7 @@ impl Session {
         }
         self.expects = action.expects.into();
         self.telnet_expected = action.telnet;
-        self.sent_telnet |= action.bytes.contains(&255);
+        self.sent_telnet |= action.bytes.contains(&IAC);
         self.sent_at = Instant::now();
         // A message can only land in a session that exists once it is sent.
         self.model.reset_window();

@@ -1,12 +1,13 @@
 //! The soak client's side of one TCP connection: blocking reads with a
-//! deadline, split into CRLF lines and the raw telnet refusals the server
-//! may put between lines (`IAC WONT x`, `IAC DONT x`).
+//! deadline, framed into CRLF lines and the raw telnet refusals the server
+//! may put between lines (`IAC WONT x`, `IAC DONT x`). Framing only: what a
+//! line says is `common::ServerLine::parse`'s business.
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-const IAC: u8 = 255;
+use common::telnet::IAC;
 
 /// One thing read from the server.
 #[derive(Debug)]

@@ -7,13 +7,15 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use clap::Args;
+use common::{OkReply, ServerLine};
 
 use crate::json::JsonLine;
 use crate::net::{Handler, Net};
-use crate::procfs::{CpuMeter, MemStatus, mem_status};
 use crate::setup::Register;
 use crate::stats::median;
 use crate::workloads::{Context, Report, SETUP_CONCURRENCY, add_cpu, register};
+use chinwag_bench_lib::procfs::{CpuMeter, MemStatus, mem_status};
 
 /// Time between memory samples while the server settles.
 const SAMPLE_EVERY: Duration = Duration::from_millis(200);
@@ -22,21 +24,28 @@ const STEADY_SAMPLES: usize = 3;
 /// The longest the settling may take.
 const SETTLE_MAX: Duration = Duration::from_secs(15);
 
+// The parameters are the workloads' command-line flags too: their doc
+// comments are the `--help` text.
+
 /// Parameters of `connect`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Args)]
 pub(crate) struct ConnectParams {
-    /// Users to connect.
+    /// Users.
+    #[arg(long, default_value_t = 10_000)]
     pub(crate) clients: usize,
     /// Handshakes in flight at most.
+    #[arg(long, default_value_t = 200)]
     pub(crate) concurrency: usize,
 }
 
 /// Parameters of `list`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Args)]
 pub(crate) struct ListParams {
     /// Users online.
+    #[arg(long, default_value_t = 10_000)]
     pub(crate) clients: usize,
-    /// Times `/list` is asked.
+    /// Times to ask.
+    #[arg(long, default_value_t = 20)]
     pub(crate) reps: usize,
 }
 
@@ -288,9 +297,10 @@ struct ListTimer {
 
 impl ListTimer {
     fn finish(&mut self, line: &[u8], now: Instant) {
-        let count = std::str::from_utf8(&line[b"OK list ".len()..])
-            .ok()
-            .and_then(|rest| rest.split(' ').next()?.parse().ok());
+        let count = match std::str::from_utf8(line).map(ServerLine::parse) {
+            Ok(Ok(ServerLine::Ok(OkReply::List(count)))) => Some(count as u64),
+            _ => None,
+        };
         let (Some(count), Some(sent)) = (count, self.sent_at.take()) else {
             self.failure = Some(format!("bad reply {:?}", String::from_utf8_lossy(line)));
             return;
@@ -320,6 +330,8 @@ impl Handler for ListTimer {
             return;
         }
         self.first_at.get_or_insert(now);
+        // Tags by their bytes, and only the final line through the parser:
+        // a reply has one line per user, and the clock is running.
         if line.starts_with(b"USER ") {
             self.lines += 1;
         } else if line.starts_with(b"OK list ") {

@@ -5,6 +5,8 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use clap::Args;
+
 use crate::flow::{Flow, Pace, Routing};
 use crate::json::JsonLine;
 use crate::net::Net;
@@ -17,38 +19,51 @@ const DRAIN: Duration = Duration::from_secs(10);
 /// The room of the `fanout` workload.
 const ROOM: &str = "bench";
 
+// The parameters are the workloads' command-line flags too: their doc
+// comments are the `--help` text.
+
 /// Parameters of `pairs`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Args)]
 pub(crate) struct PairsParams {
     /// Chatting pairs.
+    #[arg(long, default_value_t = 100)]
     pub(crate) pairs: usize,
     /// Messages in flight per direction.
+    #[arg(long, default_value_t = 8)]
     pub(crate) window: u64,
-    /// Seconds measured.
+    /// Seconds to measure.
+    #[arg(long, default_value_t = 10.0)]
     pub(crate) secs: f64,
 }
 
 /// Parameters of `rate`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Args)]
 pub(crate) struct RateParams {
     /// Chatting pairs.
+    #[arg(long, default_value_t = 1000)]
     pub(crate) pairs: usize,
     /// Messages per second over all pairs.
+    #[arg(long, default_value_t = 20_000.0)]
     pub(crate) rate: f64,
-    /// Seconds measured.
+    /// Seconds to measure.
+    #[arg(long, default_value_t = 10.0)]
     pub(crate) secs: f64,
 }
 
 /// Parameters of `fanout`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Args)]
 pub(crate) struct FanoutParams {
     /// Room members.
+    #[arg(long, default_value_t = 1000)]
     pub(crate) members: usize,
-    /// Members that send (the first ones).
-    pub(crate) senders: usize,
     /// Messages per second over all senders.
+    #[arg(long, default_value_t = 50.0)]
     pub(crate) rate: f64,
-    /// Seconds measured.
+    /// Members that send.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) senders: usize,
+    /// Seconds to measure.
+    #[arg(long, default_value_t = 10.0)]
     pub(crate) secs: f64,
 }
 

@@ -12,9 +12,9 @@ use anyhow::bail;
 
 use crate::json::JsonLine;
 use crate::net::{Handler, Net};
-use crate::procfs::CpuUse;
 use crate::setup::{Failures, Register};
 use crate::target::{ServerOptions, Target};
+use chinwag_bench_lib::procfs::CpuUse;
 
 /// Connection handshakes in flight while a message workload sets up.
 pub(crate) const SETUP_CONCURRENCY: usize = 256;

@@ -1,0 +1,212 @@
+//! Our own chinwagd as a child process: this very binary re-executed with
+//! the hidden subcommand `serve`, so the server is the same code and build;
+//! its address read from its `listening on` line; stopped with SIGTERM and,
+//! if it overstays, SIGKILL (through the `kill` command: no `unsafe` here).
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+/// The hidden subcommand both binaries answer by running chinwagd.
+pub const SERVE: &str = "serve";
+
+/// Runs chinwagd in this process with `args` (the `serve` subcommand).
+///
+/// # Errors
+///
+/// The flags are wrong or the server failed.
+pub fn serve(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
+    server::cli::run_from(std::iter::once("chinwagd".to_owned()).chain(args))
+}
+
+/// Sends signal `name` (`TERM`, `KILL`) to process `pid`; a process that
+/// is already gone is not an error worth reporting.
+pub fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// How to start the server.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// chinwagd flags after `--bind 127.0.0.1:0`.
+    pub flags: Vec<String>,
+    /// Environment variables set for the server.
+    pub env: Vec<(&'static str, String)>,
+    /// Read stderr and count its `ERROR` and `WARN` lines instead of
+    /// passing it through to ours.
+    pub scan_stderr: bool,
+    /// How long it may take to print `listening on`.
+    pub start_timeout: Duration,
+    /// How long it may take to exit after SIGTERM before it gets SIGKILL.
+    pub stop_timeout: Duration,
+}
+
+/// What the server wrote to stderr, in brief.
+#[derive(Debug, Default)]
+pub struct StderrSummary {
+    /// `ERROR` lines.
+    pub n_errors: u64,
+    /// `WARN` lines.
+    pub n_warnings: u64,
+    /// The first few of either.
+    pub first: Vec<String>,
+}
+
+/// How the server ended.
+#[derive(Debug)]
+pub struct Stopped {
+    /// Its exit status, `None` if it had to be killed.
+    pub status: Option<ExitStatus>,
+    /// From SIGTERM to its exit (or to SIGKILL).
+    pub took: Duration,
+    /// Its stderr, when [`Launch::scan_stderr`] was set.
+    pub stderr: Option<StderrSummary>,
+}
+
+/// A running server of ours. Dropping it kills the server, so an error
+/// on the way never leaves one behind.
+#[derive(Debug)]
+pub struct OwnServer {
+    child: Child,
+    addr: SocketAddr,
+    stop_timeout: Duration,
+    stderr: Option<JoinHandle<StderrSummary>>,
+}
+
+impl OwnServer {
+    /// Starts the server and waits for its address.
+    ///
+    /// # Errors
+    ///
+    /// It could not be started, did not print `listening on` in time, or
+    /// printed something else first.
+    pub fn start(launch: &Launch) -> anyhow::Result<OwnServer> {
+        let exe = std::env::current_exe().context("cannot find this program to run the server")?;
+        let stderr = if launch.scan_stderr {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        };
+        let mut child = Command::new(exe)
+            .args([SERVE, "--bind", "127.0.0.1:0"])
+            .args(&launch.flags)
+            .envs(launch.env.iter().map(|(key, value)| (key, value)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .context("cannot start the server")?;
+        let stdout = child.stdout.take().context("no server stdout")?;
+        let stderr = child
+            .stderr
+            .take()
+            .map(|stderr| std::thread::spawn(move || scan_stderr(stderr)));
+        let mut server = OwnServer {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            stop_timeout: launch.stop_timeout,
+            stderr,
+        };
+        let (sender, receiver) = mpsc::channel();
+        let reader = std::thread::Builder::new()
+            .name("server-stdout".to_owned())
+            .spawn(move || {
+                let mut line = String::new();
+                let _ = BufReader::new(stdout).read_line(&mut line);
+                let _ = sender.send(line);
+            })
+            .context("cannot start a thread")?;
+        let Ok(line) = receiver.recv_timeout(launch.start_timeout) else {
+            // Killing the server closes its stdout, which ends the reader.
+            server.kill();
+            let _ = reader.join();
+            bail!(
+                "the server did not print `listening on` within {:?}",
+                launch.start_timeout
+            );
+        };
+        let _ = reader.join();
+        // On a bad line, `server` is dropped here, which kills it.
+        server.addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|addr| addr.parse().ok())
+            .with_context(|| format!("unexpected first line from the server: {line:?}"))?;
+        Ok(server)
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within the launch's
+    /// `stop_timeout`.
+    pub fn stop(&mut self) -> Stopped {
+        let started = Instant::now();
+        signal(self.pid(), "TERM");
+        let mut status = None;
+        while started.elapsed() < self.stop_timeout {
+            if let Ok(Some(exited)) = self.child.try_wait() {
+                status = Some(exited);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if status.is_none() {
+            self.kill();
+        }
+        let took = started.elapsed();
+        // The server has exited, so its stderr is closed and the scan ends.
+        let stderr = self
+            .stderr
+            .take()
+            .map(|handle| handle.join().unwrap_or_default());
+        Stopped {
+            status,
+            took,
+            stderr,
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        // After `stop` the child has been waited for: nothing to kill.
+        if let Ok(None) = self.child.try_wait() {
+            self.kill();
+        }
+    }
+}
+
+fn scan_stderr(stderr: ChildStderr) -> StderrSummary {
+    let mut summary = StderrSummary::default();
+    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        let is_error = line.contains(" ERROR ") || line.starts_with("ERROR");
+        let is_warning = line.contains(" WARN ") || line.starts_with("WARN");
+        summary.n_errors += u64::from(is_error);
+        summary.n_warnings += u64::from(is_warning);
+        if (is_error || is_warning) && summary.first.len() < 5 {
+            summary.first.push(line);
+        }
+    }
+    summary
+}
