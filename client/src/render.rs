@@ -157,10 +157,12 @@ impl Renderer {
                 PartReason::Disconnected => {
                     say(&[Name(name), Text(" disconnected from "), Room(room)])
                 }
+                PartReason::Kicked => say(&[Name(name), Text(" was removed from "), Room(room)]),
             },
             ServerLine::Room(room, from, text) => vec![message(Some(room), from, text, me)],
-            ServerLine::Bye(_) if state.leaving => say(&[Text("disconnected. bye!")]),
-            ServerLine::Bye(_) => say(&[Text("the server closed the connection (BYE)")]),
+            ServerLine::Bye(..) if state.leaving => say(&[Text("disconnected. bye!")]),
+            ServerLine::Bye(..) => say(&[Text("the server closed the connection (BYE)")]),
+            other => say(&[Text(&other.to_string())]),
         }
     }
 
@@ -169,6 +171,17 @@ impl Renderer {
         let say = |pieces: &[Piece<'_>]| vec![notice_of(pieces, me)];
         match reply {
             OkReply::Help | OkReply::Accept(_) => Vec::new(),
+            OkReply::Register(_)
+            | OkReply::Password
+            | OkReply::Unregister(_)
+            | OkReply::Away
+            | OkReply::Back
+            | OkReply::Ignore(_)
+            | OkReply::Unignore(_)
+            | OkReply::Ignores(_)
+            | OkReply::Topic
+            | OkReply::Kick(_)
+            | OkReply::Ban(_) => say(&[Text(&ServerLine::Ok(reply.clone()).to_string())]),
             OkReply::List(_) => user_table(std::mem::take(&mut self.users), me),
             OkReply::Rooms(_) => room_table(std::mem::take(&mut self.rooms)),
             OkReply::Chat(name) => say(&[
@@ -280,6 +293,7 @@ fn user_table(users: Vec<(String, UserState)>, me: Option<&str>) -> Vec<Line> {
         ];
         match user_state {
             UserState::Available => line.push(span("available", Style::Plain)),
+            UserState::Away => line.push(span("away", Style::Faint)),
             UserState::Chatting(peer) => {
                 line.push(span("chatting with ", Style::Faint));
                 line.push(name_span(&peer, me));

@@ -135,6 +135,14 @@ impl State {
                 self.see_user(name);
             }
             ServerLine::Info(_) => {}
+            ServerLine::Password(_)
+            | ServerLine::History(_)
+            | ServerLine::Action(..)
+            | ServerLine::Away(..)
+            | ServerLine::Ignoring(_)
+            | ServerLine::Topic(..)
+            | ServerLine::Op(..)
+            | ServerLine::Kicked(..) => {}
             ServerLine::Ok(reply) => self.apply_ok(reply),
             ServerLine::Err(code, _) => {
                 if self.me.is_none()
@@ -147,7 +155,7 @@ impl State {
                 self.fresh_users.get_or_insert_with(BTreeMap::new);
                 self.see_user(name);
                 match user_state {
-                    UserState::Available => {}
+                    UserState::Available | UserState::Away => {}
                     UserState::Chatting(peer) => self.see_user(peer),
                     UserState::Room(room) => self.see_room(room),
                 }
@@ -187,7 +195,7 @@ impl State {
                 self.see_room(room);
                 self.see_user(from);
             }
-            ServerLine::Bye(_) => {
+            ServerLine::Bye(..) => {
                 self.place = Place::Closed;
                 self.saw_bye = true;
             }
@@ -197,6 +205,17 @@ impl State {
     fn apply_ok(&mut self, reply: &OkReply) {
         match reply {
             OkReply::Help | OkReply::Ping(_) => {}
+            OkReply::Register(_)
+            | OkReply::Password
+            | OkReply::Unregister(_)
+            | OkReply::Away
+            | OkReply::Back
+            | OkReply::Ignore(_)
+            | OkReply::Unignore(_)
+            | OkReply::Ignores(_)
+            | OkReply::Topic
+            | OkReply::Kick(_)
+            | OkReply::Ban(_) => {}
             OkReply::List(_) => {
                 // The list is a snapshot: names not in it have left.
                 let mut fresh = self.fresh_users.take().unwrap_or_default();

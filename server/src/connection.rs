@@ -12,7 +12,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::{Decoded, ErrorCode, LineDecoder, ServerLine, parse_input};
+use common::{ByeReason, Decoded, ErrorCode, LineDecoder, ServerLine, WONT_ECHO, parse_input};
 
 use crate::flood::FloodGate;
 use crate::hub::{ConnId, Happening, Outcome};
@@ -208,6 +208,7 @@ impl Connection {
             Decoded::TooLong => self.reply(ServerLine::error(ErrorCode::TooLong)),
             Decoded::BadEncoding => self.reply(ServerLine::error(ErrorCode::BadEncoding)),
             Decoded::Reply(bytes) => self.delivery.queue(&self.outbox, Item::Raw(bytes)),
+            Decoded::DoEcho => self.delivery.queue(&self.outbox, Item::Raw(WONT_ECHO)),
         }
     }
 
@@ -269,7 +270,7 @@ impl Connection {
     /// Says goodbye to a connection that picked no name in time; the rest
     /// of its input is ignored.
     fn time_out_naming(&mut self) {
-        self.reply(ServerLine::Bye(Arc::from("no username chosen in time")));
+        self.reply(ServerLine::bye(ByeReason::Timeout));
         self.timed_out = true;
         self.closing = true;
         self.outbox.seal();

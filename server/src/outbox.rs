@@ -23,7 +23,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 use socket2::SockRef;
 
-use common::ServerLine;
+use common::{ByeReason, ServerLine};
 
 use crate::hub::{ConnId, Outcome, Targets};
 use crate::threads::ThreadBudget;
@@ -83,7 +83,7 @@ fn line_charge(line: &ServerLine) -> usize {
     let text = match line {
         ServerLine::Msg(from, text) => from.len() + text.len(),
         ServerLine::Room(room, from, text) => room.len() + from.len() + text.len(),
-        ServerLine::Info(text) | ServerLine::Hello(text) | ServerLine::Bye(text) => text.len(),
+        ServerLine::Info(text) | ServerLine::Hello(text) | ServerLine::Bye(_, text) => text.len(),
         ServerLine::Err(_, text) => text.len(),
         ServerLine::User(name, _) => 2 * name.len(),
         _ => 2 * common::MAX_NAME_LEN,
@@ -286,7 +286,11 @@ impl Outbox {
             let cut_line = !unwritten.is_empty()
                 && writer.written > 0
                 && writer.buffer[writer.written - 1] != b'\n';
-            let bye = format!("{}BYE {why}\r\n", if cut_line { "\r\n" } else { "" });
+            let bye = format!(
+                "{}BYE {} {why}\r\n",
+                if cut_line { "\r\n" } else { "" },
+                ByeReason::Overload.as_str()
+            );
             let _ = send_nonblocking(&self.stream, bye.as_bytes());
         }
         let _ = self.stream.shutdown(Shutdown::Both);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{ErrorCode, ServerLine};
+use common::{ByeReason, ErrorCode, ServerLine};
 use socket2::{SockRef, TcpKeepalive};
 
 use crate::config::Config;
@@ -71,7 +71,7 @@ impl Server {
         }
         let outboxes: Vec<Arc<Outbox>> = self.shared.registry.lock().values().cloned().collect();
         let n_clients = outboxes.len();
-        let bye = Arc::new(ServerLine::Bye(Arc::from("server shutting down")));
+        let bye = Arc::new(ServerLine::bye(ByeReason::Shutdown));
         for outbox in &outboxes {
             if outbox.push_final(Item::Shared(Arc::clone(&bye))) {
                 outbox.flush();
@@ -165,7 +165,7 @@ fn refuse(mut stream: TcpStream) {
     let _ = stream.set_nonblocking(true);
     let mut bytes = Vec::new();
     ServerLine::error(ErrorCode::ServerFull).write_to(&mut bytes);
-    ServerLine::Bye(Arc::from("server full")).write_to(&mut bytes);
+    ServerLine::bye(ByeReason::Full).write_to(&mut bytes);
     let _ = stream.write_all(&bytes);
     // Unread input would turn the close into a reset, which can destroy the
     // reply before the client reads it; take what has arrived.

@@ -63,7 +63,7 @@ fn login_once(addr: SocketAddr, name: &str) -> Result<(), String> {
         let taken = parsed
             .iter()
             .any(|line| matches!(line, ServerLine::Err(ErrorCode::NameTaken, _)));
-        let said_bye = matches!(parsed.last(), Some(ServerLine::Bye(_)));
+        let said_bye = matches!(parsed.last(), Some(ServerLine::Bye(..)));
         match (welcomed, taken, said_bye) {
             (true, false, true) => return Ok(()),
             (false, true, true) if started.elapsed() < SETTLE => {

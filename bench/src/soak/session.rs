@@ -287,7 +287,7 @@ impl Session {
             ServerLine::Welcome(_)
             | ServerLine::Ok(_)
             | ServerLine::Err(..)
-            | ServerLine::Bye(_) => self.on_final(&line),
+            | ServerLine::Bye(..) => self.on_final(&line),
             event => {
                 let may_chat = self.reply_may_chat();
                 self.model.on_event(event, may_chat)
@@ -360,7 +360,7 @@ impl Session {
                 }
                 Expect::Bye => {
                     return match line {
-                        ServerLine::Bye(_) => Ok(()),
+                        ServerLine::Bye(..) => Ok(()),
                         _ => Err(format!("expected BYE, got {line:?}")),
                     };
                 }

@@ -155,6 +155,8 @@ impl<P: Clone> Hub<P> {
             Command::Rooms => self.rooms(out),
             Command::Ping(token) => out.reply(ServerLine::Ok(OkReply::Ping(token))),
             Command::Exit => self.exit(id, out),
+            // Version 2's commands arrive with the features behind them.
+            _ => out.error(ErrorCode::UnknownCommand),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use common::{Command, ErrorCode, Input, Name, ServerLine, Verb};
+use common::{ByeReason, Command, ErrorCode, Input, Name, ServerLine, Verb};
 
 use super::{ConnId, Happening, Hub, Outcome, State, prose};
 
@@ -41,7 +41,7 @@ impl<P: Clone> Hub<P> {
     /// instead of vanishing into an outbox that takes nothing more after
     /// `BYE`.
     pub(super) fn exit(&mut self, id: ConnId, out: &mut Outcome<P>) {
-        out.reply(ServerLine::Bye(Arc::from("goodbye")));
+        out.reply(ServerLine::bye(ByeReason::Exit));
         out.close = true;
         self.disconnect(id, out);
     }
