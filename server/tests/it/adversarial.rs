@@ -2292,6 +2292,14 @@ fn list_amplification_by_a_client_that_never_reads_is_cut_off() {
         .map(|i| server.login(&format!("user_with_a_long_name{i:02}")))
         .collect();
     let mut spammer = login_small_rcvbuf(&server, "spammer");
+    // The spammer's request to the first user witnesses its departure:
+    // `CANCELLED … disconnected` is queued in the same locked step that
+    // frees its name. The close of its socket is no such witness: the cut
+    // shuts the socket down before the connection thread leaves the hub.
+    let witness = "user_with_a_long_name00";
+    spammer.send(&format!("/chat {witness}"));
+    spammer.expect(&format!("OK chat {witness}"));
+    users[0].expect("REQUEST spammer");
     let baseline_rss = rss_kib(server.pid());
     let spam = "/list\n".repeat(3000);
     spammer.send_raw(spam.as_bytes());
@@ -2301,7 +2309,13 @@ fn list_amplification_by_a_client_that_never_reads_is_cut_off() {
     names.push("spammer".to_owned());
     // Others are served while the spam is processed.
     ctl.burst();
-    // The spammer is cut once its queue passes the byte cap.
+    // The spammer is cut once its queue passes the byte cap, reading
+    // nothing meanwhile. Each reply is charged about 4.4 KB (64 users), so
+    // the replies to the first 30 lines of one read pass the 128 KiB cap
+    // before the server's first flush (every 32 lines): the cut needs no
+    // socket buffer to fill.
+    users[0].expect("CANCELLED spammer disconnected");
+    // Only now does the spammer read: a best-effort BYE, then the close.
     let tail = spammer.drain_to_close(Duration::from_secs(30));
     let tail = String::from_utf8_lossy(&tail);
     if !tail.contains("BYE") && !tail.is_empty() {
