@@ -16,21 +16,11 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::telnet::{DO, DONT, ECHO, IAC, IP, NAWS, SB, SE, SGA, TTYPE, WILL, WONT};
 use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::harness::{Client, Server};
 
-const IAC: u8 = 255;
-const DONT: u8 = 254;
-const DO: u8 = 253;
-const WONT: u8 = 252;
-const WILL: u8 = 251;
-const SB: u8 = 250;
-const SE: u8 = 240;
-const ECHO: u8 = 1;
-const SGA: u8 = 3;
-const TTYPE: u8 = 24;
-const NAWS: u8 = 31;
 const R: char = '\u{fffd}';
 
 // ---------------------------------------------------------------------------
@@ -678,7 +668,7 @@ fn telnet_commands_split_at_every_read_boundary_are_removed() {
     bytes.extend_from_slice(b"100");
     bytes.extend_from_slice(&[IAC, SE]);
     bytes.extend_from_slice(b"lo");
-    bytes.extend_from_slice(&[IAC, 244]);
+    bytes.extend_from_slice(&[IAC, IP]);
     bytes.extend_from_slice(b"!\r\n");
     for split in 1..bytes.len() {
         a.send_raw(&bytes[..split]);

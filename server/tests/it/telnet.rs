@@ -7,23 +7,11 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::Server;
+use common::telnet::{
+    AYT, BRK, DO, DONT, ECHO, IAC, IP, NAWS, SB, SE, SGA, TIMING_MARK, TTYPE, WILL, WONT,
+};
 
-const IAC: u8 = 255;
-const DONT: u8 = 254;
-const DO: u8 = 253;
-const WONT: u8 = 252;
-const WILL: u8 = 251;
-const SB: u8 = 250;
-const SE: u8 = 240;
-const IP: u8 = 244;
-const AYT: u8 = 246;
-const BRK: u8 = 243;
-const ECHO: u8 = 1;
-const SGA: u8 = 3;
-const TIMING_MARK: u8 = 6;
-const TTYPE: u8 = 24;
-const NAWS: u8 = 31;
+use crate::harness::Server;
 
 #[test]
 fn offered_options_are_refused_with_exact_bytes() {
