@@ -10,231 +10,18 @@
 //! `adversarial_net.rs`.
 
 use std::collections::BTreeMap;
-use std::net::TcpStream;
 use std::process::Command;
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::telnet::{DO, DONT, ECHO, IAC, IP, NAWS, SB, SE, SGA, TTYPE, WILL, WONT};
-use socket2::{Domain, SockRef, Socket, Type};
 
-use crate::harness::{Client, Server};
+use crate::harness::{
+    Client, Control, Server, assert_name_free, list, rss_kib, threads_and_fds, wait_for_baseline,
+};
 
 const R: char = '\u{fffd}';
-
-// ---------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------
-
-/// Two users chatting and one idle user, none of them involved in the
-/// attack. [`Control::check`] proves they were not disturbed.
-pub(crate) struct Control {
-    a: Client,
-    b: Client,
-    idle: Client,
-    round: usize,
-}
-
-impl Control {
-    pub(crate) fn new(server: &Server) -> Control {
-        let (a, b) = server.pair("ctl_a", "ctl_b");
-        let idle = server.login("ctl_idle");
-        Control {
-            a,
-            b,
-            idle,
-            round: 0,
-        }
-    }
-
-    /// A numbered burst both ways (sent at the same time, each in one
-    /// write) must arrive complete and in order with nothing else; the idle
-    /// user got nothing; `/list` shows the control group plus exactly
-    /// `others`.
-    pub(crate) fn check(&mut self, others: &[&str]) {
-        self.burst();
-        self.list_is(others);
-    }
-
-    /// Only the numbered bursts and the idle user's silence, for use while
-    /// the set of users online is changing.
-    pub(crate) fn burst(&mut self) {
-        const N: usize = 20;
-        let round = self.round;
-        self.round += 1;
-        let burst = |who: &str| -> String {
-            (0..N)
-                .map(|i| format!("{who} round {round} seq {i}\n"))
-                .collect()
-        };
-        self.a.send_raw(burst("a").as_bytes());
-        self.b.send_raw(burst("b").as_bytes());
-        for i in 0..N {
-            self.b.expect(&format!("MSG ctl_a a round {round} seq {i}"));
-        }
-        for i in 0..N {
-            self.a.expect(&format!("MSG ctl_b b round {round} seq {i}"));
-        }
-        self.a.quiet();
-        self.b.quiet();
-        self.idle.quiet();
-    }
-
-    fn list_is(&mut self, others: &[&str]) {
-        let users = list(&mut self.idle);
-        let mut want: Vec<String> = others
-            .iter()
-            .map(|name| (*name).to_owned())
-            .chain(["ctl_a", "ctl_b", "ctl_idle"].map(str::to_owned))
-            .collect();
-        want.sort_by_key(|name| name.to_ascii_lowercase());
-        let got: Vec<String> = users.iter().map(|line| user_name(line)).collect();
-        if got != want {
-            self.idle
-                .fail(&format!("/list shows {got:?}, expected {want:?}"));
-        }
-        for (line, wanted) in [
-            ("USER ctl_a chatting ctl_b", true),
-            ("USER ctl_b chatting ctl_a", true),
-            ("USER ctl_idle available -", true),
-        ] {
-            if users.iter().any(|l| l == line) != wanted {
-                self.idle.fail(&format!("/list {users:?} lacks {line:?}"));
-            }
-        }
-    }
-}
-
-/// Sends `/list` and returns its `USER` lines, checking the count.
-pub(crate) fn list(client: &mut Client) -> Vec<String> {
-    client.send("/list");
-    let mut users = Vec::new();
-    loop {
-        let line = client.next_key();
-        if let Some(count) = line.strip_prefix("OK list ") {
-            if count.parse::<usize>().ok() != Some(users.len()) {
-                client.fail(&format!("{line:?} after {} USER lines", users.len()));
-            }
-            return users;
-        }
-        if !line.starts_with("USER ") {
-            client.fail(&format!("unexpected line {line:?} in a /list reply"));
-        }
-        users.push(line);
-    }
-}
-
-fn user_name(line: &str) -> String {
-    line.split(' ').nth(1).unwrap_or_default().to_owned()
-}
-
-/// `name` can be registered right now (and is released again).
-pub(crate) fn assert_name_free(server: &Server, name: &str) {
-    let mut again = server.login(name);
-    again.send("/exit");
-    again.expect_bye_and_close();
-}
-
-/// Closes with a reset (SO_LINGER 0) instead of a FIN.
-fn reset(client: Client) {
-    SockRef::from(client.stream())
-        .set_linger(Some(Duration::ZERO))
-        .expect("SO_LINGER");
-    drop(client);
-}
-
-/// Bounds every write of `client`: a test that pushes megabytes fails
-/// instead of hanging if the server stops reading.
-fn bound_writes(client: &Client) {
-    client
-        .stream()
-        .set_write_timeout(Some(Duration::from_secs(20)))
-        .expect("SO_SNDTIMEO");
-}
-
-/// Connects with a tiny receive buffer, for a client that never reads.
-fn connect_small_rcvbuf(server: &Server, label: &str) -> Client {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
-    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    socket.connect(&server.addr().into()).expect("connect");
-    let mut client = server.client(label, TcpStream::from(socket));
-    client.expect("HELLO chinwag/1");
-    client
-}
-
-fn login_small_rcvbuf(server: &Server, name: &str) -> Client {
-    let mut client = connect_small_rcvbuf(server, name);
-    client.send(name);
-    client.expect(&format!("WELCOME {name}"));
-    client.skip_info();
-    client
-}
-
-/// Threads and open descriptors of a process, from `/proc`.
-fn threads_and_fds(pid: u32) -> (usize, usize) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    let threads = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("Threads: line");
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("/proc fd")
-        .count();
-    (threads, fds)
-}
-
-/// Resident memory of a process in KiB.
-fn rss_kib(pid: u32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|n| n.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS: line")
-}
-
-/// Waits (bounded) until the server's threads and fds are back to
-/// `baseline`. Threads end shortly after their socket closes; polling
-/// `/proc` has no event to wait on, the deadline decides.
-fn wait_for_baseline(server: &Server, baseline: (usize, usize)) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut now = threads_and_fds(server.pid());
-    while now.0 > baseline.0 || now.1 > baseline.1 {
-        if Instant::now() > deadline {
-            server.fail(&format!(
-                "threads and fds {now:?} did not return to the baseline {baseline:?}"
-            ));
-        }
-        thread::sleep(Duration::from_millis(20));
-        now = threads_and_fds(server.pid());
-    }
-}
-
-/// Reads lines until `last` (inclusive).
-fn lines_until(client: &mut Client, last: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let line = client.next_key();
-        let done = line == last;
-        lines.push(line);
-        if done {
-            return lines;
-        }
-    }
-}
-
-/// Sends `/exit` and reads (ignoring events) until `BYE` and the close.
-fn exit(client: &mut Client) {
-    client.send("/exit");
-    loop {
-        if client.next_key() == "BYE" {
-            break;
-        }
-    }
-    client.expect_closed();
-}
 
 /// A tiny deterministic generator (no dependency, fixed seeds).
 struct Lcg(u64);
@@ -340,7 +127,7 @@ fn a_one_mib_line_gets_one_error_while_naming_and_chatting() {
     let mut ctl = Control::new(&server);
     let mib = vec![b'm'; 1 << 20];
     let mut naming = server.connect("naming");
-    bound_writes(&naming);
+    naming.bound_writes();
     naming.send_raw(&mib);
     naming.send_raw(b"\n");
     naming.expect("ERR too-long");
@@ -348,7 +135,7 @@ fn a_one_mib_line_gets_one_error_while_naming_and_chatting() {
     naming.expect("WELCOME nora");
     naming.skip_info();
     let (mut a, mut b) = server.pair("alice", "bob");
-    bound_writes(&a);
+    a.bound_writes();
     let mut line = mib.clone();
     line.extend_from_slice(b"\r\n/ping after\r\n");
     a.send_raw(&line);
@@ -364,7 +151,7 @@ fn a_line_that_never_ends_is_discarded_as_it_arrives_and_memory_stays_flat() {
     let server = Server::start();
     let mut ctl = Control::new(&server);
     let (mut a, mut b) = server.pair("alice", "bob");
-    bound_writes(&a);
+    a.bound_writes();
     a.send_raw(&[b'e'; 8192]);
     a.expect("ERR too-long");
     let rss_before = rss_kib(server.pid());
@@ -386,7 +173,7 @@ fn a_line_that_never_ends_is_discarded_as_it_arrives_and_memory_stays_flat() {
     }
     b.quiet();
     // It never ends: the client resets. Nothing of it was delivered.
-    reset(a);
+    a.reset();
     b.expect("ENDED alice disconnected");
     b.quiet();
     assert_name_free(&server, "alice");
@@ -741,7 +528,7 @@ fn an_unterminated_subnegotiation_until_disconnect_frees_the_name() {
     let server = Server::start();
     let mut ctl = Control::new(&server);
     let (mut a, mut b) = server.pair("alice", "bob");
-    bound_writes(&a);
+    a.bound_writes();
     a.send_raw(&[IAC, SB, NAWS]);
     for _ in 0..64 {
         a.send_raw(&[b'q'; 16 * 1024]);
@@ -1030,7 +817,7 @@ fn a_megabyte_of_empty_lines_gets_no_reply() {
     let server = Server::start();
     let mut ctl = Control::new(&server);
     let (mut a, mut b) = server.pair("alice", "bob");
-    bound_writes(&a);
+    a.bound_writes();
     let mut bytes = Vec::with_capacity(1 << 20);
     while bytes.len() < 1 << 20 {
         bytes.extend_from_slice(b"\n\r\n");
@@ -1040,7 +827,7 @@ fn a_megabyte_of_empty_lines_gets_no_reply() {
     b.quiet();
     // The same while naming.
     let mut naming = server.connect("naming");
-    bound_writes(&naming);
+    naming.bound_writes();
     naming.send_raw(&bytes);
     naming.send("nora");
     naming.expect("WELCOME nora");
@@ -1150,7 +937,7 @@ fn half_a_line_then_a_reset_in_a_room_is_parted_disconnected() {
     d.send_raw(b"sage\n");
     c.expect("ROOM den dave half a message");
     d.send_raw(b"another half");
-    reset(d);
+    d.reset();
     c.expect("PARTED den dave disconnected");
     c.quiet();
     c.send("/rooms");
@@ -1164,7 +951,7 @@ fn a_reset_while_the_server_holds_a_backlog_ends_the_chat_and_the_writer() {
     let server = Server::start();
     let mut ctl = Control::new(&server);
     let baseline = threads_and_fds(server.pid());
-    let mut slow = login_small_rcvbuf(&server, "slow");
+    let mut slow = server.login_small_rcvbuf("slow");
     let mut pusher = server.login("pusher");
     pusher.send("/chat slow");
     pusher.expect("OK chat slow");
@@ -1180,7 +967,7 @@ fn a_reset_while_the_server_holds_a_backlog_ends_the_chat_and_the_writer() {
         pusher.send(&format!("/ping r{round}"));
         pusher.expect(&format!("OK ping r{round}"));
     }
-    reset(slow);
+    slow.reset();
     pusher.expect("ENDED slow disconnected");
     pusher.quiet();
     assert_name_free(&server, "slow");
@@ -1208,7 +995,7 @@ fn half_close_with_pending_requests_resolves_them_as_disconnected() {
     // Complete lines before the half-close are answered.
     x.send_raw(b"/list\n/ping last\n");
     x.shutdown_write();
-    let lines = lines_until(&mut x, "OK ping last");
+    let lines = x.lines_until("OK ping last");
     // Seven USER lines, OK list, OK ping.
     if lines.len() != 9 || lines[7] != "OK list 7" {
         x.fail(&format!("expected the list and the ping, got {lines:?}"));
@@ -1233,7 +1020,7 @@ fn a_slow_room_member_is_cut_and_the_flooder_and_fast_members_lose_nothing() {
     let mut ctl = Control::new(&server);
     let mut flooder = server.login("flooder");
     let mut fast = server.login("fast");
-    let mut slow = login_small_rcvbuf(&server, "slow");
+    let mut slow = server.login_small_rcvbuf("slow");
     for (client, n) in [(&mut flooder, 1), (&mut fast, 2), (&mut slow, 3)] {
         client.send("/join flood");
         client.expect(&format!("OK join flood {n}"));
@@ -1258,7 +1045,7 @@ fn a_slow_room_member_is_cut_and_the_flooder_and_fast_members_lose_nothing() {
             .collect();
         flooder.send_raw(batch.as_bytes());
         flooder.send(&format!("/ping f{round}"));
-        for line in lines_until(&mut flooder, &format!("OK ping f{round}")) {
+        for line in flooder.lines_until(&format!("OK ping f{round}")) {
             match line.as_str() {
                 "PARTED flood slow disconnected" if !cut => cut = true,
                 l if l.starts_with("OK ping") => {}
@@ -1351,7 +1138,7 @@ fn a_connection_storm_past_max_clients_is_refused_and_slots_come_back() {
     let shown: Vec<&str> = names.iter().map(String::as_str).collect();
     ctl.check(&shown);
     for client in &mut admitted {
-        exit(client);
+        client.exit_skipping_events();
     }
     ctl.check(&[]);
     // Every slot came back: a second storm admits exactly as many.
@@ -1384,7 +1171,7 @@ fn a_thousand_connect_register_exit_cycles_leak_no_name_thread_or_fd() {
                 churn.send("/chat watcher");
                 churn.expect("OK chat watcher");
                 watcher.expect("REQUEST Churn");
-                reset(churn);
+                churn.reset();
                 watcher.expect("CANCELLED Churn disconnected");
             }
             _ => {
@@ -1558,7 +1345,7 @@ fn accept_racing_the_requesters_reset_leaves_no_ghost_chat() {
         let lines = thread::scope(|s| {
             s.spawn(|| {
                 barrier.wait();
-                reset(a);
+                a.reset();
             });
             barrier.wait();
             b.send(&format!("/accept {name}"));
@@ -1671,7 +1458,7 @@ fn a_room_message_racing_a_members_leave_arrives_before_ok_leave_or_not_at_all()
             let tb = s.spawn(|| {
                 barrier.wait();
                 b.send("/leave");
-                lines_until(&mut b, "OK leave room den")
+                b.lines_until("OK leave room den")
             });
             (ta.join().expect("alice"), tb.join().expect("bob"))
         });
@@ -1770,7 +1557,7 @@ fn requests_racing_the_targets_reset_leave_no_ghost_request() {
         let mut firsts: Vec<Vec<String>> = thread::scope(|s| {
             s.spawn(|| {
                 barrier.wait();
-                reset(target);
+                target.reset();
             });
             let handles: Vec<_> = askers
                 .iter_mut()
@@ -2071,7 +1858,7 @@ fn run_table(state: State, column: usize) {
         }
         for (client, open) in clients.iter_mut().zip(open) {
             if open {
-                exit(client);
+                client.exit_skipping_events();
             }
         }
         if n % 16 == 15 {
@@ -2222,14 +2009,14 @@ fn fill_to(server: &Server, ctl: &mut Control, max: usize, extras: usize) {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     ctl.check(&names);
     let mut last = users.pop().expect("at least one user");
-    exit(&mut last);
+    last.exit_skipping_events();
     let mut again = server.login("again");
     again.quiet();
     let mut extra = server.connect_raw("extra-after");
     extra.expect_all(&["ERR server-full", "BYE"]);
     extra.expect_closed();
     for client in users.iter_mut().chain([&mut again]) {
-        exit(client);
+        client.exit_skipping_events();
     }
 }
 
@@ -2281,7 +2068,7 @@ fn list_amplification_by_a_client_that_never_reads_is_cut_off() {
     let mut users: Vec<Client> = (0..USERS)
         .map(|i| server.login(&format!("user_with_a_long_name{i:02}")))
         .collect();
-    let mut spammer = login_small_rcvbuf(&server, "spammer");
+    let mut spammer = server.login_small_rcvbuf("spammer");
     // The spammer's request to the first user witnesses its departure:
     // `CANCELLED … disconnected` is queued in the same locked step that
     // frees its name. The close of its socket is no such witness: the cut
@@ -2385,7 +2172,7 @@ fn when_writer_threads_run_out_the_extra_backlogged_reader_is_cut_and_permits_re
     let mut slow: Vec<Client> = Vec::new();
     for i in 0..SLOW {
         let name = format!("slow{i:02}");
-        let mut client = login_small_rcvbuf(&server, &name);
+        let mut client = server.login_small_rcvbuf(&name);
         client.send("/join flood");
         client.expect(&format!("OK join flood {}", i + 2));
         flooder.expect(&format!("JOINED flood {name}"));
@@ -2401,7 +2188,7 @@ fn when_writer_threads_run_out_the_extra_backlogged_reader_is_cut_and_permits_re
         }
         flooder.send_raw(batch.as_bytes());
         flooder.send(&format!("/ping w{round}"));
-        for line in lines_until(&mut flooder, &format!("OK ping w{round}")) {
+        for line in flooder.lines_until(&format!("OK ping w{round}")) {
             if let Some(rest) = line.strip_prefix("PARTED flood ") {
                 parted.push(rest.to_owned());
             } else if !line.starts_with("OK ping") {
@@ -2420,7 +2207,7 @@ fn when_writer_threads_run_out_the_extra_backlogged_reader_is_cut_and_permits_re
     ctl.burst();
     // Everyone else resets; every writer thread ends and its permit returns.
     for client in slow.drain(..) {
-        reset(client);
+        client.reset();
     }
     let mut gone = parted.len();
     while gone < SLOW {
@@ -2441,7 +2228,7 @@ fn when_writer_threads_run_out_the_extra_backlogged_reader_is_cut_and_permits_re
 fn a_telnet_negotiation_flood_from_a_client_that_never_reads_is_cut() {
     let server = Server::start();
     let mut ctl = Control::new(&server);
-    let mut offender = login_small_rcvbuf(&server, "offender");
+    let mut offender = server.login_small_rcvbuf("offender");
     let mut partner = server.login("partner");
     partner.send("/chat offender");
     partner.expect("OK chat offender");
@@ -2449,7 +2236,7 @@ fn a_telnet_negotiation_flood_from_a_client_that_never_reads_is_cut() {
     offender.send("/accept");
     offender.expect_all(&["CHAT partner", "OK accept partner"]);
     partner.expect("CHAT offender");
-    bound_writes(&offender);
+    offender.bound_writes();
     // Each IAC DO gets a 3-byte answer; the offender reads none of them.
     let chunk: Vec<u8> = [IAC, DO, ECHO].repeat(64 * 1024 / 3);
     let started = Instant::now();

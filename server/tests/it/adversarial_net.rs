@@ -16,8 +16,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::adversarial::{Control, assert_name_free, list};
-use crate::harness::Server;
+use crate::harness::{Control, Server, assert_name_free, list, on_path};
 
 /// The client inside the namespace: registers, asks `partner` to chat,
 /// prints `READY` once the chat has started, then sits on the socket
@@ -140,11 +139,6 @@ impl Drop for NetLab {
         // this is for a half-built lab.
         let _ = ip(&["link", "del", &self.host_if]);
     }
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// Skips (or fails, with `CHINWAG_REQUIRE_NETNS=1`) with a clear message.

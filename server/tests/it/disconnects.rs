@@ -2,8 +2,6 @@
 //! RST, half-close): `ENDED`, `PARTED`, `DECLINED`, `CANCELLED` with reason
 //! `disconnected`, and the name free again at once.
 
-use std::time::Duration;
-
 use crate::harness::Server;
 
 #[test]
@@ -28,10 +26,7 @@ fn abrupt_close_mid_chat_ends_the_chat_and_frees_the_name() {
 fn reset_mid_chat_ends_the_chat_and_frees_the_name() {
     let server = Server::start();
     let (a, mut b) = server.pair("alice", "bob");
-    socket2::SockRef::from(a.stream())
-        .set_linger(Some(Duration::ZERO))
-        .expect("SO_LINGER");
-    drop(a);
+    a.reset();
     b.expect("ENDED alice disconnected");
     let mut again = server.login("alice");
     again.quiet();

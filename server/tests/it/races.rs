@@ -14,17 +14,7 @@ const ROUNDS: usize = 50;
 fn request(client: &mut Client, other: &str, barrier: &Barrier) -> Vec<String> {
     barrier.wait();
     client.send(&format!("/chat {other}"));
-    let done = format!("OK chat {other}");
-    let mut lines = Vec::new();
-    loop {
-        let line = client.next_key();
-        let last = line == done;
-        lines.push(line);
-        if last {
-            break;
-        }
-    }
-    lines
+    client.lines_until(&format!("OK chat {other}"))
 }
 
 #[test]
@@ -147,15 +137,7 @@ fn a_message_racing_with_leave_is_delivered_before_ended_or_refused() {
             let tb = s.spawn(|| {
                 barrier.wait();
                 b.send("/leave");
-                let mut lines = Vec::new();
-                loop {
-                    let line = b.next_key();
-                    let last = line == "OK leave chat alice";
-                    lines.push(line);
-                    if last {
-                        break lines;
-                    }
-                }
+                b.lines_until("OK leave chat alice")
             });
             (
                 ta.join().expect("alice thread"),

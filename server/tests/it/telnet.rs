@@ -11,7 +11,7 @@ use common::telnet::{
     AYT, BRK, DO, DONT, ECHO, IAC, IP, NAWS, SB, SE, SGA, TIMING_MARK, TTYPE, WILL, WONT,
 };
 
-use crate::harness::Server;
+use crate::harness::{Server, on_path};
 
 #[test]
 fn offered_options_are_refused_with_exact_bytes() {
@@ -107,19 +107,11 @@ fn a_long_subnegotiation_is_dropped_and_lines_work_after_it() {
     a.quiet();
 }
 
-/// Where `program` is on `PATH`, if anywhere.
-fn on_path(program: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
-}
-
 #[test]
 fn the_real_telnet_client_can_name_list_interrupt_and_exit() {
     for program in ["telnet", "expect"] {
         assert!(
-            on_path(program).is_some(),
+            on_path(program),
             "`{program}` is not installed; this test needs it \
              (Debian: apt-get install -y telnet expect)"
         );

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::ServerLine;
+use socket2::SockRef;
 
 use super::{Diagnostics, LINE_TIMEOUT, Transcript, key, lock};
 
@@ -92,9 +93,26 @@ impl Client {
         let _ = self.stream.shutdown(Shutdown::Write);
     }
 
+    /// Closes with a reset (SO_LINGER 0) instead of a FIN.
+    pub(crate) fn reset(self) {
+        self.note("> (reset)".to_owned());
+        SockRef::from(&self.stream)
+            .set_linger(Some(Duration::ZERO))
+            .expect("SO_LINGER");
+        drop(self);
+    }
+
     /// The underlying stream, for socket options.
     pub(crate) fn stream(&self) -> &TcpStream {
         &self.stream
+    }
+
+    /// Bounds every write: a test that pushes megabytes fails instead of
+    /// hanging if the server stops reading.
+    pub(crate) fn bound_writes(&self) {
+        self.stream
+            .set_write_timeout(Some(Duration::from_secs(20)))
+            .expect("SO_SNDTIMEO");
     }
 
     /// Reads more bytes into `pending`; `Ok(false)` means EOF or reset.
@@ -192,6 +210,19 @@ impl Client {
         }
     }
 
+    /// The protocol content of every line up to and including `last`.
+    pub(crate) fn lines_until(&mut self, last: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.next_key();
+            let done = line == last;
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+
     /// Sends `/ping TOKEN` with a fresh token and returns the protocol
     /// content of every line that arrived before `OK ping TOKEN`.
     pub(crate) fn sync(&mut self) -> Vec<String> {
@@ -236,6 +267,18 @@ impl Client {
     /// `BYE`, then the connection closes.
     pub(crate) fn expect_bye_and_close(&mut self) {
         self.expect("BYE");
+        self.expect_closed();
+    }
+
+    /// Sends `/exit` and reads until `BYE` and the close, skipping any
+    /// events queued before the `BYE`.
+    pub(crate) fn exit_skipping_events(&mut self) {
+        self.send("/exit");
+        loop {
+            if self.next_key() == "BYE" {
+                break;
+            }
+        }
         self.expect_closed();
     }
 

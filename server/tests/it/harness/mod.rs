@@ -9,10 +9,14 @@ use std::time::Duration;
 use common::ServerLine;
 
 mod client;
+mod control;
 mod server;
+mod system;
 
 pub(crate) use client::Client;
+pub(crate) use control::{Control, assert_name_free, list};
 pub(crate) use server::Server;
+pub(crate) use system::{on_path, rss_kib, threads_and_fds, wait_for_baseline};
 
 /// How long any one expected line (or close) may take to arrive.
 pub(crate) const LINE_TIMEOUT: Duration = Duration::from_secs(10);

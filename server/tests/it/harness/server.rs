@@ -9,6 +9,8 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use socket2::{Domain, Socket, Type};
+
 use super::{Client, Diagnostics, LINE_TIMEOUT, lock};
 
 /// How long the server may take to exit after a signal before the test fails.
@@ -81,6 +83,26 @@ impl Server {
     /// Connects, picks `name`, checks `WELCOME name` and skips the menu.
     pub(crate) fn login(&self, name: &str) -> Client {
         let mut client = self.connect(name);
+        client.send(name);
+        client.expect(&format!("WELCOME {name}"));
+        client.skip_info();
+        client
+    }
+
+    /// Connects with a tiny receive buffer, for a client that never reads,
+    /// and reads `HELLO chinwag/1`.
+    pub(crate) fn connect_small_rcvbuf(&self, label: &str) -> Client {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        socket.connect(&self.addr.into()).expect("connect");
+        let mut client = self.client(label, TcpStream::from(socket));
+        client.expect("HELLO chinwag/1");
+        client
+    }
+
+    /// [`Server::login`] with a tiny receive buffer.
+    pub(crate) fn login_small_rcvbuf(&self, name: &str) -> Client {
+        let mut client = self.connect_small_rcvbuf(name);
         client.send(name);
         client.expect(&format!("WELCOME {name}"));
         client.skip_info();
