@@ -1,14 +1,10 @@
 //! A peer that vanishes without a FIN or a reset (cable pulled, laptop
-//! asleep), in a network namespace: the client runs inside the namespace
-//! behind a veth pair, the server listens on the host side with a short
-//! keepalive, and then the namespace's link goes down so that nothing,
-//! not even a reset, comes back. The server must find the peer dead by TCP
-//! keepalive, tell the partner `ENDED … disconnected` and free the name.
-//!
-//! Needs root, `ip` (iproute2) and `python3`. Without them the test prints
-//! why on stderr and passes without running, unless the environment
-//! variable `CHINWAG_REQUIRE_NETNS=1` is set (CI sets it), in which case it
-//! fails.
+//! asleep): the client sits in a network namespace behind a veth pair whose
+//! link then goes down, so nothing comes back, and the server must find it
+//! dead by a short TCP keepalive, tell the partner `ENDED … disconnected`
+//! and free the name. Needs root, `ip` (iproute2) and `python3`; without
+//! them the test says why on stderr and passes without running, unless
+//! `CHINWAG_REQUIRE_NETNS=1` (CI sets it) makes that a failure.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,7 @@
 //! The test harness: starts the real `chinwagd` on `127.0.0.1:0` and gives
 //! line-oriented TCP clients whose every read has a deadline. Any failure
-//! prints every client's transcript and the server's stderr.
+//! prints every client's transcript and the server's stderr; `control.rs`
+//! and `system.rs` add the control group and the `/proc` probes.
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
