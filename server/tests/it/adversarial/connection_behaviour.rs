@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    Client, Control, Server, assert_name_free, threads_and_fds, wait_for_baseline,
+    Client, Control, Server, assert_name_free, join_room, threads_and_fds, wait_for_baseline,
 };
 
 #[test]
@@ -69,11 +69,7 @@ fn half_a_line_then_a_reset_in_a_room_is_parted_disconnected() {
     let mut ctl = Control::new(&server);
     let mut c = server.login("carol");
     let mut d = server.login("dave");
-    for (client, n) in [(&mut c, 1), (&mut d, 2)] {
-        client.send("/join den");
-        client.expect(&format!("OK join den {n}"));
-    }
-    c.expect("JOINED den dave");
+    join_room("den", &mut [&mut c, &mut d]);
     // A line completed by a later write is one message.
     d.send_raw(b"half a mes");
     d.send_raw(b"sage\n");
@@ -163,12 +159,7 @@ fn a_slow_room_member_is_cut_and_the_flooder_and_fast_members_lose_nothing() {
     let mut flooder = server.login("flooder");
     let mut fast = server.login("fast");
     let mut slow = server.login_small_rcvbuf("slow");
-    for (client, n) in [(&mut flooder, 1), (&mut fast, 2), (&mut slow, 3)] {
-        client.send("/join flood");
-        client.expect(&format!("OK join flood {n}"));
-    }
-    flooder.expect_all(&["JOINED flood fast", "JOINED flood slow"]);
-    fast.expect("JOINED flood slow");
+    join_room("flood", &mut [&mut flooder, &mut fast, &mut slow]);
     let started = Instant::now();
     let mut seq = 0usize;
     let mut cut = false;

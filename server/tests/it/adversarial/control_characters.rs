@@ -3,7 +3,7 @@
 //! the server relays.
 
 use super::R;
-use crate::harness::{Control, Server};
+use crate::harness::{Control, Server, join_room};
 
 #[test]
 fn names_and_room_names_with_control_or_direction_characters_are_invalid() {
@@ -102,12 +102,7 @@ fn escapes_are_neutralised_in_room_messages_escaped_lines_and_ping_tokens() {
     let mut c = server.login("carol");
     let mut d = server.login("dave");
     let mut e = server.login("erin");
-    for (client, n) in [(&mut c, 1), (&mut d, 2), (&mut e, 3)] {
-        client.send("/join den");
-        client.expect(&format!("OK join den {n}"));
-    }
-    c.expect_all(&["JOINED den dave", "JOINED den erin"]);
-    d.expect("JOINED den erin");
+    join_room("den", &mut [&mut c, &mut d, &mut e]);
     for (sent, want) in [
         (
             "\u{1b}[2J\u{1b}[H\u{1b}]0;pwned\u{7}".to_owned(),

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use common::telnet::{DO, ECHO, IAC};
 
 use crate::harness::{
-    Client, Control, Server, assert_name_free, rss_kib, threads_and_fds, wait_for_baseline,
+    Client, Control, Server, assert_name_free, join_room, rss_kib, threads_and_fds,
+    wait_for_baseline,
 };
 
 #[test]
@@ -28,11 +29,7 @@ fn a_panicking_connection_frees_its_name_and_disturbs_no_one() {
     // In a room.
     let mut c = server.login("carol");
     let mut d = server.login("dave");
-    for (client, n) in [(&mut c, 1), (&mut d, 2)] {
-        client.send("/join den");
-        client.expect(&format!("OK join den {n}"));
-    }
-    c.expect("JOINED den dave");
+    join_room("den", &mut [&mut c, &mut d]);
     d.send("/__panic");
     c.expect("PARTED den dave disconnected");
     d.drain_to_close(Duration::from_secs(10));

@@ -3,7 +3,7 @@
 //! `ERR bad-encoding` wherever a line can go; a character split across two
 //! writes is still valid.
 
-use crate::harness::{Control, Server};
+use crate::harness::{Control, Server, join_room};
 
 /// Each line (without its LF) must get exactly `ERR bad-encoding`, deliver
 /// nothing, and leave the chat working.
@@ -156,11 +156,7 @@ fn bad_encoding_is_refused_in_names_rooms_tokens_and_room_messages() {
     naming.skip_info();
     let mut c = server.login("carol");
     let mut d = server.login("dave");
-    for (client, n) in [(&mut c, 1), (&mut d, 2)] {
-        client.send("/join den");
-        client.expect(&format!("OK join den {n}"));
-    }
-    c.expect("JOINED den dave");
+    join_room("den", &mut [&mut c, &mut d]);
     naming.send_raw(b"/join d\xffen\n");
     // 0xFF is a telnet IAC: "\xff e" is removed, leaving "/join dn".
     naming.expect("OK join dn 1");

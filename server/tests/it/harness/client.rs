@@ -327,3 +327,21 @@ impl Client {
         }
     }
 }
+
+/// Each of `members`, in turn, joins `room` (`OK join room N`, `N` counting
+/// up from 1) and every member before it sees `JOINED room name`. Each
+/// client's label must be its name, as [`Server::login`] makes it.
+///
+/// [`Server::login`]: super::Server::login
+pub(crate) fn join_room(room: &str, members: &mut [&mut Client]) {
+    for n in 0..members.len() {
+        let (earlier, rest) = members.split_at_mut(n);
+        let joiner = &mut rest[0];
+        joiner.send(&format!("/join {room}"));
+        joiner.expect(&format!("OK join {room} {}", n + 1));
+        let joined = format!("JOINED {room} {}", joiner.label);
+        for member in earlier {
+            member.expect(&joined);
+        }
+    }
+}

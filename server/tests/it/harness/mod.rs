@@ -14,7 +14,7 @@ mod control;
 mod server;
 mod system;
 
-pub(crate) use client::Client;
+pub(crate) use client::{Client, join_room};
 pub(crate) use control::{Control, assert_name_free, list};
 pub(crate) use server::Server;
 pub(crate) use system::{on_path, rss_kib, threads_and_fds, wait_for_baseline};

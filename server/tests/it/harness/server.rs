@@ -82,11 +82,7 @@ impl Server {
 
     /// Connects, picks `name`, checks `WELCOME name` and skips the menu.
     pub(crate) fn login(&self, name: &str) -> Client {
-        let mut client = self.connect(name);
-        client.send(name);
-        client.expect(&format!("WELCOME {name}"));
-        client.skip_info();
-        client
+        register(self.connect(name), name)
     }
 
     /// Connects with a tiny receive buffer, for a client that never reads,
@@ -102,11 +98,7 @@ impl Server {
 
     /// [`Server::login`] with a tiny receive buffer.
     pub(crate) fn login_small_rcvbuf(&self, name: &str) -> Client {
-        let mut client = self.connect_small_rcvbuf(name);
-        client.send(name);
-        client.expect(&format!("WELCOME {name}"));
-        client.skip_info();
-        client
+        register(self.connect_small_rcvbuf(name), name)
     }
 
     /// Logs in `a` and `b` and starts a chat between them.
@@ -229,6 +221,15 @@ impl Server {
     pub(crate) fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&lock(&self.diagnostics.stderr)).into_owned()
     }
+}
+
+/// Picks `name` on a connection that has read `HELLO`, checks `WELCOME
+/// name` and skips the menu.
+fn register(mut client: Client, name: &str) -> Client {
+    client.send(name);
+    client.expect(&format!("WELCOME {name}"));
+    client.skip_info();
+    client
 }
 
 impl Drop for Server {
