@@ -1,14 +1,10 @@
 //! A peer that vanishes without a FIN or a reset (cable pulled, laptop
-//! asleep), in a network namespace: the client runs inside the namespace
-//! behind a veth pair, the server listens on the host side with a short
-//! keepalive, and then the namespace's link goes down so that nothing,
-//! not even a reset, comes back. The server must find the peer dead by TCP
-//! keepalive, tell the partner `ENDED … disconnected` and free the name.
-//!
-//! Needs root, `ip` (iproute2) and `python3`. Without them the test prints
-//! why on stderr and passes without running, unless the environment
-//! variable `CHINWAG_REQUIRE_NETNS=1` is set (CI sets it), in which case it
-//! fails.
+//! asleep): the client sits in a network namespace behind a veth pair whose
+//! link then goes down, so nothing comes back, and the server must find it
+//! dead by a short TCP keepalive, tell the partner `ENDED … disconnected`
+//! and free the name. Needs root, `ip` (iproute2) and `python3`; without
+//! them the test says why on stderr and passes without running, unless
+//! `CHINWAG_REQUIRE_NETNS=1` (CI sets it) makes that a failure.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -16,8 +12,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::adversarial::{Control, assert_name_free, list};
-use crate::harness::Server;
+use crate::harness::{Control, Server, assert_name_free, list, on_path};
 
 /// The client inside the namespace: registers, asks `partner` to chat,
 /// prints `READY` once the chat has started, then sits on the socket
@@ -140,11 +135,6 @@ impl Drop for NetLab {
         // this is for a half-built lab.
         let _ = ip(&["link", "del", &self.host_if]);
     }
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// Skips (or fails, with `CHINWAG_REQUIRE_NETNS=1`) with a clear message.

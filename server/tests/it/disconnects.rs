@@ -2,9 +2,7 @@
 //! RST, half-close): `ENDED`, `PARTED`, `DECLINED`, `CANCELLED` with reason
 //! `disconnected`, and the name free again at once.
 
-use std::time::Duration;
-
-use crate::harness::Server;
+use crate::harness::{Server, join_room};
 
 #[test]
 fn abrupt_close_mid_chat_ends_the_chat_and_frees_the_name() {
@@ -28,10 +26,7 @@ fn abrupt_close_mid_chat_ends_the_chat_and_frees_the_name() {
 fn reset_mid_chat_ends_the_chat_and_frees_the_name() {
     let server = Server::start();
     let (a, mut b) = server.pair("alice", "bob");
-    socket2::SockRef::from(a.stream())
-        .set_linger(Some(Duration::ZERO))
-        .expect("SO_LINGER");
-    drop(a);
+    a.reset();
     b.expect("ENDED alice disconnected");
     let mut again = server.login("alice");
     again.quiet();
@@ -77,15 +72,7 @@ fn disconnect_of_a_room_member_is_parted_disconnected() {
     let mut a = server.login("alice");
     let mut b = server.login("bob");
     let mut c = server.login("carol");
-    a.send("/join lobby");
-    a.expect("OK join lobby 1");
-    b.send("/join lobby");
-    b.expect("OK join lobby 2");
-    a.expect("JOINED lobby bob");
-    c.send("/join lobby");
-    c.expect("OK join lobby 3");
-    a.expect("JOINED lobby carol");
-    b.expect("JOINED lobby carol");
+    join_room("lobby", &mut [&mut a, &mut b, &mut c]);
     drop(c);
     a.expect("PARTED lobby carol disconnected");
     b.expect("PARTED lobby carol disconnected");

@@ -2,12 +2,9 @@
 //! `--max-clients`, `--name-timeout`, the slow-reader cut-off and flood
 //! control. Nothing here measures time; each limit is shown by its effect.
 
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Socket, Type};
-
-use crate::harness::Server;
+use crate::harness::{Server, threads_and_fds, wait_for_baseline};
 
 #[test]
 fn a_message_of_exactly_max_line_bytes_is_delivered_intact() {
@@ -188,14 +185,7 @@ fn a_connection_that_picks_no_name_in_time_gets_bye() {
 /// a tiny receive buffer) and a control pair, pushes messages at `slow`
 /// until the server cuts it off, and checks that nobody else noticed.
 fn push_until_the_slow_reader_is_cut_off(server: &Server) {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
-    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    socket.connect(&server.addr().into()).expect("connect");
-    let mut slow = server.client("slow", TcpStream::from(socket));
-    slow.expect("HELLO chinwag/1");
-    slow.send("slow");
-    slow.expect("WELCOME slow");
-    slow.skip_info();
+    let mut slow = server.login_small_rcvbuf("slow");
     let mut pusher = server.login("pusher");
     pusher.send("/chat slow");
     pusher.expect("OK chat slow");
@@ -286,20 +276,6 @@ fn flood_control_slows_a_burst_but_drops_no_line() {
     b.quiet();
 }
 
-/// Threads and open descriptors of a process, from `/proc`.
-fn threads_and_fds(pid: u32) -> (usize, usize) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    let threads = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("Threads: line");
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("/proc fd")
-        .count();
-    (threads, fds)
-}
-
 #[test]
 fn connection_churn_returns_threads_fds_and_the_name_to_baseline() {
     let server = Server::start();
@@ -314,15 +290,5 @@ fn connection_churn_returns_threads_fds_and_the_name_to_baseline() {
     watcher.expect_all(&["USER watcher available -", "OK list 1"]);
     // Threads end shortly after their socket closes; wait for the count to
     // come back, bounded by a deadline (no timing is asserted).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut now = threads_and_fds(server.pid());
-    while now.0 > baseline.0 || now.1 > baseline.1 {
-        if Instant::now() > deadline {
-            server.fail(&format!(
-                "threads and fds {now:?} did not return to the baseline {baseline:?}"
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-        now = threads_and_fds(server.pid());
-    }
+    wait_for_baseline(&server, baseline);
 }

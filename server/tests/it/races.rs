@@ -1,11 +1,13 @@
 //! Races between users, each looped behind a `Barrier` so both lines reach
 //! the server together: mutual requests, name registration, a message
-//! against `/leave`, and `/accept` against a disconnect.
+//! against `/leave` or `/quit`, and `/accept` against the requester's close
+//! or reset.
 
+use std::collections::BTreeMap;
 use std::sync::Barrier;
 use std::thread;
 
-use crate::harness::{Client, Server};
+use crate::harness::{Client, Control, Server, assert_name_free, list};
 
 const ROUNDS: usize = 50;
 
@@ -14,17 +16,7 @@ const ROUNDS: usize = 50;
 fn request(client: &mut Client, other: &str, barrier: &Barrier) -> Vec<String> {
     barrier.wait();
     client.send(&format!("/chat {other}"));
-    let done = format!("OK chat {other}");
-    let mut lines = Vec::new();
-    loop {
-        let line = client.next_key();
-        let last = line == done;
-        lines.push(line);
-        if last {
-            break;
-        }
-    }
-    lines
+    client.lines_until(&format!("OK chat {other}"))
 }
 
 #[test]
@@ -147,15 +139,7 @@ fn a_message_racing_with_leave_is_delivered_before_ended_or_refused() {
             let tb = s.spawn(|| {
                 barrier.wait();
                 b.send("/leave");
-                let mut lines = Vec::new();
-                loop {
-                    let line = b.next_key();
-                    let last = line == "OK leave chat alice";
-                    lines.push(line);
-                    if last {
-                        break lines;
-                    }
-                }
+                b.lines_until("OK leave chat alice")
             });
             (
                 ta.join().expect("alice thread"),
@@ -195,21 +179,43 @@ fn a_message_racing_with_leave_is_delivered_before_ended_or_refused() {
     }
 }
 
-#[test]
-fn accept_racing_with_a_disconnect_leaves_no_ghost_chat() {
+/// How the requester goes away while its request is being accepted.
+#[derive(Clone, Copy, Debug)]
+enum Departure {
+    /// The socket is closed the ordinary way: a FIN.
+    Close,
+    /// The socket is closed with SO_LINGER 0: a reset.
+    Reset,
+}
+
+/// `/accept` racing the requester's departure, for 100 rounds: either the
+/// chat starts and ends at once (`CHAT`, `OK accept`, `ENDED …
+/// disconnected`) or the request is cancelled first (`CANCELLED …
+/// disconnected`, `ERR no-such-user`). Either way nothing is left: bob is
+/// available, the requester is off the list and its name is free.
+fn accept_racing_the_requesters_departure_leaves_no_ghost_chat(departure: Departure) {
+    const DEPARTURE_ROUNDS: usize = 100;
     let server = Server::start();
+    let mut ctl = Control::new(&server);
     let mut b = server.login("bob");
     let barrier = Barrier::new(2);
-    for round in 0..ROUNDS {
-        let name = format!("ghost{round}");
+    let mut outcomes = BTreeMap::new();
+    for round in 0..DEPARTURE_ROUNDS {
+        let name = match departure {
+            Departure::Close => format!("ghost{round}"),
+            Departure::Reset => format!("rst{round}"),
+        };
         let mut a = server.login(&name);
         a.send("/chat bob");
         a.expect("OK chat bob");
         b.expect(&format!("REQUEST {name}"));
-        let lines_b = thread::scope(|s| {
+        let lines = thread::scope(|s| {
             s.spawn(|| {
                 barrier.wait();
-                drop(a);
+                match departure {
+                    Departure::Close => drop(a),
+                    Departure::Reset => a.reset(),
+                }
             });
             barrier.wait();
             b.send(&format!("/accept {name}"));
@@ -237,15 +243,43 @@ fn accept_racing_with_a_disconnect_leaves_no_ghost_chat() {
             format!("CANCELLED {name} disconnected"),
             "ERR no-such-user".to_owned(),
         ];
-        if lines_b != accepted && lines_b != refused {
+        let kind = if lines == accepted {
+            "accepted"
+        } else if lines == refused {
+            "refused"
+        } else {
             b.fail(&format!(
-                "expected {accepted:?} or {refused:?}, got {lines_b:?}"
+                "round {round}: expected {accepted:?} or {refused:?}, got {lines:?}"
+            ));
+        };
+        *outcomes.entry(kind).or_insert(0) += 1;
+        b.quiet();
+        let users = list(&mut b);
+        let alone = [
+            "USER bob available -",
+            "USER ctl_a chatting ctl_b",
+            "USER ctl_b chatting ctl_a",
+            "USER ctl_idle available -",
+        ];
+        if users != alone {
+            b.fail(&format!(
+                "round {round}: /list {users:?}, expected {alone:?}"
             ));
         }
-        b.quiet();
-        b.send("/list");
-        b.expect_all(&["USER bob available -", "OK list 1"]);
+        assert_name_free(&server, &name);
     }
+    eprintln!("accept vs {departure:?} outcomes: {outcomes:?}");
+    ctl.check(&["bob"]);
+}
+
+#[test]
+fn accept_racing_the_requesters_close_leaves_no_ghost_chat() {
+    accept_racing_the_requesters_departure_leaves_no_ghost_chat(Departure::Close);
+}
+
+#[test]
+fn accept_racing_the_requesters_reset_leaves_no_ghost_chat() {
+    accept_racing_the_requesters_departure_leaves_no_ghost_chat(Departure::Reset);
 }
 
 #[test]

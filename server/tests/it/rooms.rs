@@ -2,7 +2,7 @@
 //! `/rooms`, case-insensitive names that keep their creator's spelling, and
 //! deletion of empty rooms.
 
-use crate::harness::Server;
+use crate::harness::{Server, join_room};
 
 #[test]
 fn joining_creates_the_room_and_members_see_each_other_join_and_part() {
@@ -53,12 +53,7 @@ fn joining_creates_the_room_and_members_see_each_other_join_and_part() {
 fn room_messages_from_one_sender_arrive_in_order() {
     let server = Server::start();
     let mut members: Vec<_> = ["m0", "m1", "m2"].iter().map(|n| server.login(n)).collect();
-    for (i, member) in members.iter_mut().enumerate() {
-        member.send("/join hall");
-        member.expect(&format!("OK join hall {}", i + 1));
-    }
-    members[0].expect_all(&["JOINED hall m1", "JOINED hall m2"]);
-    members[1].expect("JOINED hall m2");
+    join_room("hall", &mut members.iter_mut().collect::<Vec<_>>());
     for i in 0..50 {
         members[0].send(&format!("line {i}"));
     }

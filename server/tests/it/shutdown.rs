@@ -1,7 +1,7 @@
 //! Shutdown on SIGTERM and SIGINT: every client gets `BYE` and nothing else,
 //! the process exits 0, and the port can be bound again at once.
 
-use crate::harness::{Client, Server};
+use crate::harness::{Client, Server, join_room};
 
 /// Clients in every state: chatting, available with a pending request, in a
 /// room, and still naming.
@@ -13,12 +13,8 @@ fn clients_in_every_state(server: &Server) -> Vec<Client> {
     c.expect("OK chat dave");
     d.expect("REQUEST carol");
     let mut r = server.login("roomy");
-    r.send("/join lobby");
-    r.expect("OK join lobby 1");
     let mut s = server.login("sally");
-    s.send("/join lobby");
-    s.expect("OK join lobby 2");
-    r.expect("JOINED lobby sally");
+    join_room("lobby", &mut [&mut r, &mut s]);
     let naming = server.connect("naming");
     let mut all = vec![a, b, c, d, r, s];
     for client in &mut all {

@@ -7,23 +7,11 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::Server;
+use common::telnet::{
+    AYT, BRK, DO, DONT, ECHO, IAC, IP, NAWS, SB, SE, SGA, TIMING_MARK, TTYPE, WILL, WONT,
+};
 
-const IAC: u8 = 255;
-const DONT: u8 = 254;
-const DO: u8 = 253;
-const WONT: u8 = 252;
-const WILL: u8 = 251;
-const SB: u8 = 250;
-const SE: u8 = 240;
-const IP: u8 = 244;
-const AYT: u8 = 246;
-const BRK: u8 = 243;
-const ECHO: u8 = 1;
-const SGA: u8 = 3;
-const TIMING_MARK: u8 = 6;
-const TTYPE: u8 = 24;
-const NAWS: u8 = 31;
+use crate::harness::{Server, on_path};
 
 #[test]
 fn offered_options_are_refused_with_exact_bytes() {
@@ -119,19 +107,11 @@ fn a_long_subnegotiation_is_dropped_and_lines_work_after_it() {
     a.quiet();
 }
 
-/// Where `program` is on `PATH`, if anywhere.
-fn on_path(program: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
-}
-
 #[test]
 fn the_real_telnet_client_can_name_list_interrupt_and_exit() {
     for program in ["telnet", "expect"] {
         assert!(
-            on_path(program).is_some(),
+            on_path(program),
             "`{program}` is not installed; this test needs it \
              (Debian: apt-get install -y telnet expect)"
         );

@@ -1,0 +1,253 @@
+//! The server under test: `chinwagd` as a child process on a free port,
+//! its stdout and stderr collected for failure reports, and stopped with
+//! SIGTERM when the handle drops.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Socket, Type};
+
+use super::{Client, Diagnostics, LINE_TIMEOUT, lock};
+
+/// How long the server may take to exit after a signal before the test fails.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running `chinwagd` child; sends SIGTERM and reaps it on drop.
+pub(crate) struct Server {
+    child: Option<Child>,
+    addr: SocketAddr,
+    diagnostics: Diagnostics,
+}
+
+impl Server {
+    /// Starts the server with flood control off.
+    pub(crate) fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Starts the server with extra flags; `--flood-rate 0` is added unless
+    /// `args` sets `--flood-rate`.
+    pub(crate) fn start_with(args: &[&str]) -> Server {
+        Server::start_on("127.0.0.1:0", args)
+    }
+
+    /// Starts the server on an explicit address.
+    pub(crate) fn start_on(bind: &str, args: &[&str]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chinwagd"));
+        command.args(["--bind", bind]).args(args);
+        if !args.contains(&"--flood-rate") {
+            command.args(["--flood-rate", "0"]);
+        }
+        Server::start_command(command)
+    }
+
+    /// The address the server is listening on.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
+    /// Panics with `message`, every transcript and the server's stderr.
+    pub(crate) fn fail(&self, message: &str) -> ! {
+        self.diagnostics.fail(message)
+    }
+
+    /// Connects without reading anything.
+    pub(crate) fn connect_raw(&self, label: &str) -> Client {
+        match TcpStream::connect(self.addr) {
+            Ok(stream) => self.client(label, stream),
+            Err(e) => self.fail(&format!("{label}: cannot connect: {e}")),
+        }
+    }
+
+    /// Wraps an already connected stream (for custom socket options).
+    pub(crate) fn client(&self, label: &str, stream: TcpStream) -> Client {
+        Client::new(label, stream, &self.diagnostics)
+    }
+
+    /// Connects and reads `HELLO chinwag/1`.
+    pub(crate) fn connect(&self, label: &str) -> Client {
+        let mut client = self.connect_raw(label);
+        client.expect("HELLO chinwag/1");
+        client
+    }
+
+    /// Connects, picks `name`, checks `WELCOME name` and skips the menu.
+    pub(crate) fn login(&self, name: &str) -> Client {
+        register(self.connect(name), name)
+    }
+
+    /// Connects with a tiny receive buffer, for a client that never reads,
+    /// and reads `HELLO chinwag/1`.
+    pub(crate) fn connect_small_rcvbuf(&self, label: &str) -> Client {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        socket.connect(&self.addr.into()).expect("connect");
+        let mut client = self.client(label, TcpStream::from(socket));
+        client.expect("HELLO chinwag/1");
+        client
+    }
+
+    /// [`Server::login`] with a tiny receive buffer.
+    pub(crate) fn login_small_rcvbuf(&self, name: &str) -> Client {
+        register(self.connect_small_rcvbuf(name), name)
+    }
+
+    /// Logs in `a` and `b` and starts a chat between them.
+    pub(crate) fn pair(&self, a: &str, b: &str) -> (Client, Client) {
+        let mut ca = self.login(a);
+        let mut cb = self.login(b);
+        ca.send(&format!("/chat {b}"));
+        ca.expect(&format!("OK chat {b}"));
+        cb.expect(&format!("REQUEST {a}"));
+        cb.send(&format!("/accept {a}"));
+        cb.expect_all(&[&format!("CHAT {a}"), &format!("OK accept {a}")]);
+        ca.expect(&format!("CHAT {b}"));
+        (ca, cb)
+    }
+
+    /// Sends a signal (`TERM`, `INT`, ...) to the server process. Uses
+    /// kill(1) because the workspace forbids `unsafe` (and so `libc::kill`).
+    pub(crate) fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().expect("server running").id();
+        let status = Command::new("kill")
+            .args(["-s", name, &pid.to_string()])
+            .status();
+        if !matches!(status, Ok(s) if s.success()) {
+            self.fail(&format!("kill -s {name} {pid} failed: {status:?}"));
+        }
+    }
+
+    /// Waits for the server to exit, failing after a generous timeout.
+    pub(crate) fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + EXIT_TIMEOUT;
+        let child = self.child.as_mut().expect("server running");
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    self.child = None;
+                    return status;
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    // Polling a child for exit has no event to wait on in
+                    // std; the deadline, not the sleep, decides the outcome.
+                    thread::sleep(Duration::from_millis(10));
+                }
+                Ok(None) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    self.child = None;
+                    self.fail(&format!("server did not exit within {EXIT_TIMEOUT:?}"));
+                }
+                Err(e) => self.fail(&format!("try_wait: {e}")),
+            }
+        }
+    }
+
+    /// Every line the server printed on stdout so far.
+    pub(crate) fn stdout_lines(&self) -> Vec<String> {
+        lock(&self.diagnostics.stdout).clone()
+    }
+
+    /// The path of the `chinwagd` binary under test.
+    pub(crate) fn binary() -> &'static str {
+        env!("CARGO_BIN_EXE_chinwagd")
+    }
+
+    /// Starts the server from a prepared command (for a wrapper such as
+    /// `sh -c 'ulimit -n 100; exec chinwagd …'`). The command must run
+    /// `chinwagd` with `--bind` and print `listening on` like it; stdio is
+    /// set here.
+    pub(crate) fn start_command(mut command: Command) -> Server {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot spawn the server command");
+        let diagnostics = Diagnostics::default();
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let sink = Arc::clone(&diagnostics.stderr);
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                lock(&sink).extend_from_slice(&buf[..n]);
+            }
+        });
+        let stdout = child.stdout.take().expect("piped stdout");
+        let lines = Arc::clone(&diagnostics.stdout);
+        let (first_tx, first_rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut first = Some(first_tx);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                lock(&lines).push(line.clone());
+                if let Some(tx) = first.take() {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let mut server = Server {
+            child: Some(child),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            diagnostics,
+        };
+        let line = match first_rx.recv_timeout(LINE_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => server.fail("the server printed no `listening on` line"),
+        };
+        let Some(addr) = line
+            .strip_prefix("listening on ")
+            .and_then(|addr| addr.parse().ok())
+        else {
+            server.fail(&format!("unexpected first stdout line {line:?}"))
+        };
+        server.addr = addr;
+        server
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub(crate) fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&lock(&self.diagnostics.stderr)).into_owned()
+    }
+}
+
+/// Picks `name` on a connection that has read `HELLO`, checks `WELCOME
+/// name` and skips the menu.
+fn register(mut client: Client, name: &str) -> Client {
+    client.send(name);
+    client.expect(&format!("WELCOME {name}"));
+    client.skip_info();
+    client
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + EXIT_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
