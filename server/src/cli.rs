@@ -15,7 +15,7 @@ use crate::config::{Config, defaults};
 use crate::limits::{self, OsLimits};
 use crate::server::Server;
 
-/// chinwagd: a chat server for terminals and telnet (protocol chinwag/1).
+/// chinwagd: a chat server for terminals and telnet (protocol chinwag/2).
 #[derive(Debug, Parser)]
 #[command(name = "chinwagd", version, about, long_about = None)]
 pub struct Args {
@@ -49,6 +49,17 @@ pub struct Args {
     #[arg(long, default_value_t = defaults::MAX_LINE, value_name = "BYTES",
           value_parser = clap::builder::ValueParser::new(parse_max_line))]
     pub max_line: usize,
+    /// Lines of history kept per room, replayed to whoever joins (0: none).
+    #[arg(long, default_value_t = defaults::HISTORY, value_name = "LINES")]
+    pub history: usize,
+    /// Rooms whose history is kept; past it, the room quiet longest loses
+    /// its history. Bounds what history can take in memory and on disk.
+    #[arg(long, default_value_t = defaults::HISTORY_ROOMS, value_name = "ROOMS")]
+    pub history_rooms: usize,
+    /// Password checks per registered name per minute, server-wide; each
+    /// costs real CPU (0: no cap).
+    #[arg(long, default_value_t = defaults::PASSWORD_TRIES, value_name = "N")]
+    pub password_tries: u32,
     /// TCP keepalive idle seconds (tests shorten it).
     #[arg(long, hide = true, default_value_t = defaults::KEEPALIVE_IDLE_SECS, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -84,6 +95,9 @@ impl Args {
             max_line: self.max_line,
             keepalive_idle: Duration::from_secs(self.keepalive_idle),
             keepalive_interval: Duration::from_secs(self.keepalive_interval),
+            history: self.history,
+            history_rooms: self.history_rooms,
+            password_tries: self.password_tries,
             fault_injection: self.fault_injection,
             ..Config::default()
         }

@@ -29,6 +29,14 @@ pub mod defaults {
     /// TCP keepalive probes before a peer counts as gone: with the two
     /// above, a vanished peer is found in about 90 seconds.
     pub const KEEPALIVE_RETRIES: u32 = 3;
+    /// `--history`, lines kept per room.
+    pub const HISTORY: usize = 50;
+    /// `--history-rooms`: rooms whose history is kept. With `--history`
+    /// at 50 lines of at most `--max-line` bytes, this bounds history at
+    /// about 200 MB in the worst case and a few MB in practice.
+    pub const HISTORY_ROOMS: usize = 1000;
+    /// `--password-tries`, password checks per name per minute.
+    pub const PASSWORD_TRIES: u32 = 10;
     /// Writer threads at once when the system's thread limit is unknown.
     pub const WRITER_THREADS: usize = 2048;
     /// Writer threads at once, at most, however many the system allows.
@@ -61,6 +69,12 @@ pub struct Config {
     pub keepalive_interval: Duration,
     /// TCP keepalive: unanswered probes before the connection is dropped.
     pub keepalive_retries: u32,
+    /// Lines of history kept per room; 0 keeps none.
+    pub history: usize,
+    /// Rooms whose history is kept.
+    pub history_rooms: usize,
+    /// Password checks per registered name per minute; 0 is no cap.
+    pub password_tries: u32,
     /// Test hook: the line `/__panic` panics its connection thread, to show
     /// that a bug in one connection frees its name and disturbs no one.
     pub fault_injection: bool,
@@ -81,6 +95,9 @@ impl Default for Config {
             keepalive_idle: Duration::from_secs(KEEPALIVE_IDLE_SECS),
             keepalive_interval: Duration::from_secs(KEEPALIVE_INTERVAL_SECS),
             keepalive_retries: KEEPALIVE_RETRIES,
+            history: HISTORY,
+            history_rooms: HISTORY_ROOMS,
+            password_tries: PASSWORD_TRIES,
             fault_injection: false,
         }
     }

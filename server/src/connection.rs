@@ -12,10 +12,12 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::{ByeReason, Decoded, ErrorCode, LineDecoder, ServerLine, WONT_ECHO, parse_input};
+use common::{
+    ByeReason, Decoded, ErrorCode, LineDecoder, Secret, ServerLine, WONT_ECHO, parse_input,
+};
 
-use crate::flood::FloodGate;
-use crate::hub::{ConnId, Happening, Outcome};
+use crate::flood::{TokenBucket, flood_gate};
+use crate::hub::{ConnId, Happening, Hub, Now, Outcome};
 use crate::outbox::{Delivery, Item, Outbox, QueueLimits};
 use crate::shared::{Shared, Slot};
 
@@ -51,7 +53,7 @@ pub(crate) struct Connection {
     outbox: Arc<Outbox>,
     /// This connection's `--max-clients` place; given back when it departs.
     slot: Option<Slot>,
-    flood: FloodGate,
+    flood: TokenBucket,
     delivery: Delivery,
     /// Lines handled since the last flush.
     n_unflushed_lines: usize,
@@ -67,6 +69,10 @@ pub(crate) struct Connection {
     name_deadline: Option<Instant>,
     /// The name deadline passed while a batch of lines was handled.
     timed_out: bool,
+    /// The server asked for a password: the next line is it, whole.
+    awaiting_password: bool,
+    /// `IAC WILL ECHO` was sent and not yet taken back.
+    echo_offered: bool,
     closing: bool,
     departed: bool,
 }
@@ -93,7 +99,7 @@ pub(crate) fn serve(
     shared.registry.lock().insert(id, Arc::clone(&outbox));
     shared.hub.lock().connect(id, Arc::clone(&outbox));
     tracing::info!(conn = id, %addr, "connected");
-    let flood = FloodGate::new(shared.config.flood_rate, Instant::now());
+    let flood = flood_gate(shared.config.flood_rate, Instant::now());
     let name_deadline = shared
         .config
         .name_timeout
@@ -112,6 +118,8 @@ pub(crate) fn serve(
         to_log: Vec::new(),
         name_deadline,
         timed_out: false,
+        awaiting_password: false,
+        echo_offered: false,
         closing: false,
         departed: false,
     };
@@ -208,6 +216,10 @@ impl Connection {
             Decoded::TooLong => self.reply(ServerLine::error(ErrorCode::TooLong)),
             Decoded::BadEncoding => self.reply(ServerLine::error(ErrorCode::BadEncoding)),
             Decoded::Reply(bytes) => self.delivery.queue(&self.outbox, Item::Raw(bytes)),
+            // After our own `WILL ECHO`, `DO ECHO` is the client's
+            // agreement and must not be answered; otherwise it is a
+            // request, refused as every other option is.
+            Decoded::DoEcho if self.echo_offered => {}
             Decoded::DoEcho => self.delivery.queue(&self.outbox, Item::Raw(WONT_ECHO)),
         }
     }
@@ -216,13 +228,49 @@ impl Connection {
         if self.shared.config.fault_injection && line == "/__panic" {
             panic!("fault injected by conn {}", self.id);
         }
-        let input = parse_input(line);
+        let now = Now::read();
         self.outcome.clear();
+        if self.awaiting_password {
+            // The whole line is the password: not parsed, not sanitised.
+            self.awaiting_password = false;
+            self.end_echo_offer();
+            let password = Secret::new(line);
+            self.call_hub(|hub, id, out| hub.password(id, password, now, out));
+        } else {
+            let input = parse_input(line);
+            self.call_hub(|hub, id, out| hub.handle(id, input, now, out));
+        }
+        // Password work runs here, on this connection's own thread with no
+        // lock held; only this client waits for it.
+        while let Some(task) = self.outcome.task.take() {
+            self.flush();
+            let done = self.shared.passwords.run(task);
+            let now = Now::read();
+            self.outcome.clear();
+            self.call_hub(|hub, id, out| hub.task_done(id, done, now, out));
+        }
+    }
+
+    /// Calls the hub under the lock and delivers what it produced: lines
+    /// queued and writes handed to the store in the hub's order, before
+    /// the lock is released; sessions it replaced woken to close after.
+    fn call_hub(
+        &mut self,
+        call: impl FnOnce(&mut Hub<Arc<Outbox>>, ConnId, &mut Outcome<Arc<Outbox>>),
+    ) {
         let mut hub = self.shared.hub.lock();
-        hub.handle(self.id, input, &mut self.outcome);
+        call(&mut hub, self.id, &mut self.outcome);
         let n_reply_lines = self.outcome.reply.len();
+        if self.outcome.offer_echo {
+            self.echo_offered = true;
+        }
         self.delivery.outcome(&mut self.outcome, &self.outbox);
+        self.shared.remember(&mut self.outcome.remember);
         drop(hub);
+        for replaced in self.outcome.closed.drain(..) {
+            // Wakes its thread, which flushes its `BYE` and closes.
+            replaced.shutdown(Shutdown::Read);
+        }
         self.note_happenings();
         if self.outcome.close {
             self.closing = true;
@@ -231,6 +279,15 @@ impl Connection {
         let extra_cost = n_reply_lines / REPLY_LINES_PER_TOKEN;
         if extra_cost > 0 {
             self.throttle(extra_cost as f64);
+        }
+    }
+
+    /// Ends the echo offer made with `PASSWORD`, so a telnet client echoes
+    /// what its user types again.
+    fn end_echo_offer(&mut self) {
+        if self.echo_offered {
+            self.echo_offered = false;
+            self.delivery.queue(&self.outbox, Item::Raw(WONT_ECHO));
         }
     }
 
@@ -270,6 +327,7 @@ impl Connection {
     /// Says goodbye to a connection that picked no name in time; the rest
     /// of its input is ignored.
     fn time_out_naming(&mut self) {
+        self.end_echo_offer();
         self.reply(ServerLine::bye(ByeReason::Timeout));
         self.timed_out = true;
         self.closing = true;
@@ -301,11 +359,14 @@ impl Connection {
         self.outbox.seal();
     }
 
-    /// Keeps what the hub did for the log, and notices a new name.
+    /// Keeps what the hub did for the log, and notices a new name or a
+    /// password to come.
     fn note_happenings(&mut self) {
         for happening in self.outcome.happened.drain(..) {
-            if let Happening::Named(name) = &happening {
-                self.name = Some(name.clone());
+            match &happening {
+                Happening::Named(name) => self.name = Some(name.clone()),
+                Happening::PasswordAsked(_) => self.awaiting_password = true,
+                _ => {}
             }
             self.to_log.push(happening);
         }
@@ -335,6 +396,24 @@ impl Connection {
                 Happening::LeftRoom(room, reason) => {
                     let reason = reason.as_str();
                     tracing::info!(conn, name = ?name, room = ?room, reason, "left room");
+                }
+                Happening::PasswordAsked(account) => {
+                    tracing::info!(conn, account = ?account, "password asked");
+                }
+                Happening::WrongPassword(account) => {
+                    tracing::warn!(conn, account = ?account, "wrong password");
+                }
+                Happening::TookBack(account) => {
+                    tracing::info!(conn, account = ?account, "signed in; the old session was replaced");
+                }
+                Happening::Registered(account) => {
+                    tracing::info!(conn, account = ?account, "registered");
+                }
+                Happening::PasswordChanged(account) => {
+                    tracing::info!(conn, account = ?account, "password changed");
+                }
+                Happening::Unregistered(account) => {
+                    tracing::info!(conn, account = ?account, "unregistered");
                 }
             }
         }

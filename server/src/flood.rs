@@ -1,45 +1,76 @@
-//! Flood control: a token bucket per connection. A client faster than
-//! `--flood-rate` lines per second (burst twice that) is not refused and
-//! loses nothing: its thread simply waits before handling the next line, so
-//! the kernel's buffers fill and TCP slows the sender down.
+//! Token buckets. Flood control gives each connection one: a client faster
+//! than `--flood-rate` lines per second (burst twice that) is not refused
+//! and loses nothing: its thread simply waits before handling the next
+//! line, so the kernel's buffers fill and TCP slows the sender down. The
+//! hub gives each registered name one for password checks
+//! (`--password-tries` per minute), because each check costs real CPU.
 
 use std::time::{Duration, Instant};
 
-#[derive(Debug)]
-pub(crate) struct FloodGate {
-    /// Lines per second; 0 turns flood control off.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenBucket {
+    /// Tokens per second; 0 turns the bucket off (everything passes).
     rate: f64,
     burst: f64,
     tokens: f64,
     last: Instant,
 }
 
-impl FloodGate {
-    pub(crate) fn new(rate: u32, now: Instant) -> FloodGate {
-        let rate = f64::from(rate);
-        FloodGate {
+/// Flood control: `rate` lines per second, burst twice that.
+pub(crate) fn flood_gate(rate: u32, now: Instant) -> TokenBucket {
+    let rate = f64::from(rate);
+    TokenBucket::new(rate, rate * 2.0, now)
+}
+
+impl TokenBucket {
+    /// A full bucket of `burst` tokens, refilled at `rate` per second.
+    pub(crate) fn new(rate: f64, burst: f64, now: Instant) -> TokenBucket {
+        TokenBucket {
             rate,
-            burst: rate * 2.0,
-            tokens: rate * 2.0,
+            burst,
+            tokens: burst,
             last: now,
         }
     }
 
-    /// Charges `cost` lines and returns how long to wait before going on
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+    }
+
+    /// Charges `cost` tokens and returns how long to wait before going on
     /// (zero when within the rate). The balance may go negative, so an
     /// expensive line (a big `/list`) delays the lines after it.
     pub(crate) fn charge(&mut self, cost: f64, now: Instant) -> Duration {
         if self.rate == 0.0 {
             return Duration::ZERO;
         }
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst) - cost;
+        self.refill(now);
+        self.tokens -= cost;
         if self.tokens >= 0.0 {
             Duration::ZERO
         } else {
             Duration::from_secs_f64(-self.tokens / self.rate)
         }
+    }
+
+    /// Whether a whole token is there now, without taking it.
+    pub(crate) fn has_token(&mut self, now: Instant) -> bool {
+        if self.rate == 0.0 {
+            return true;
+        }
+        self.refill(now);
+        self.tokens >= 1.0
+    }
+
+    /// Takes one token if there is one; never goes negative.
+    pub(crate) fn take(&mut self, now: Instant) -> bool {
+        let has = self.has_token(now);
+        if has && self.rate != 0.0 {
+            self.tokens -= 1.0;
+        }
+        has
     }
 }
 
@@ -50,7 +81,7 @@ mod tests {
     #[test]
     fn a_burst_of_twice_the_rate_passes_then_lines_wait() {
         let start = Instant::now();
-        let mut gate = FloodGate::new(10, start);
+        let mut gate = flood_gate(10, start);
         for _ in 0..20 {
             assert_eq!(gate.charge(1.0, start), Duration::ZERO);
         }
@@ -63,7 +94,7 @@ mod tests {
     #[test]
     fn tokens_refill_over_time_up_to_the_burst() {
         let start = Instant::now();
-        let mut gate = FloodGate::new(10, start);
+        let mut gate = flood_gate(10, start);
         for _ in 0..20 {
             gate.charge(1.0, start);
         }
@@ -77,7 +108,7 @@ mod tests {
     #[test]
     fn expensive_lines_delay_the_next_ones() {
         let start = Instant::now();
-        let mut gate = FloodGate::new(50, start);
+        let mut gate = flood_gate(50, start);
         assert_eq!(gate.charge(1.0, start), Duration::ZERO);
         let wait = gate.charge(150.0, start);
         assert!((wait.as_secs_f64() - 1.02).abs() < 1e-9, "{wait:?}");
@@ -86,9 +117,24 @@ mod tests {
     #[test]
     fn rate_zero_is_off() {
         let start = Instant::now();
-        let mut gate = FloodGate::new(0, start);
+        let mut gate = flood_gate(0, start);
         for _ in 0..10_000 {
             assert_eq!(gate.charge(1.0, start), Duration::ZERO);
+            assert!(gate.take(start));
         }
+    }
+
+    #[test]
+    fn take_never_overdraws_and_refills_per_minute() {
+        let start = Instant::now();
+        // Ten a minute, as --password-tries.
+        let mut tries = TokenBucket::new(10.0 / 60.0, 10.0, start);
+        for _ in 0..10 {
+            assert!(tries.take(start));
+        }
+        assert!(!tries.take(start));
+        assert!(!tries.has_token(start + Duration::from_secs(5)));
+        assert!(tries.take(start + Duration::from_millis(6001)));
+        assert!(!tries.take(start + Duration::from_millis(6001)));
     }
 }

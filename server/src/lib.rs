@@ -13,6 +13,7 @@ mod flood;
 pub mod hub;
 pub mod limits;
 mod outbox;
+mod password;
 mod server;
 mod shared;
 mod threads;

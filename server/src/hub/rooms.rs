@@ -1,13 +1,14 @@
-//! Group rooms: `/join`, `/rooms`, room messages, and leaving. A room is
-//! created by its first member and deleted with its last.
+//! Group rooms: `/join` (with the room's history), `/rooms`, room
+//! messages, and leaving. A room is created by its first member and
+//! deleted with its last; its history outlives it (`history.rs`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use common::{ErrorCode, Name, OkReply, PartReason, ServerLine};
+use common::{ErrorCode, HistoryKind, HistoryLine, Name, OkReply, PartReason, ServerLine};
 
 use super::chats::BECAME_BUSY;
-use super::{ConnId, Ending, Happening, Hub, Outcome, Room, State};
+use super::{ConnId, Ending, Happening, Hub, Now, Outcome, Room, Said, State};
 
 impl<P: Clone> Hub<P> {
     /// `/join ROOM`: creates the room if new; resolves pending requests.
@@ -29,7 +30,7 @@ impl<P: Clone> Hub<P> {
         room.members.insert(id);
         let n_members = room.members.len();
         if let Some(conn) = self.conns.get_mut(&id) {
-            conn.state = State::InRoom(key);
+            conn.state = State::InRoom(key.clone());
         }
         let peers: Vec<P> = others
             .iter()
@@ -37,6 +38,15 @@ impl<P: Clone> Hub<P> {
             .collect();
         let line = ServerLine::Joined(shown_room.clone(), self.shown_name(id));
         out.send_many(peers, line);
+        for said in self.history.lines(&key) {
+            out.reply(ServerLine::History(Box::new(HistoryLine {
+                room: shown_room.clone(),
+                at_ms: said.at_ms,
+                kind: said.kind,
+                from: said.from.clone(),
+                text: said.text.clone(),
+            })));
+        }
         out.happened.push(Happening::JoinedRoom(shown_room.clone()));
         out.reply(ServerLine::Ok(OkReply::Join(shown_room, n_members)));
     }
@@ -52,22 +62,33 @@ impl<P: Clone> Hub<P> {
         out.reply(ServerLine::Ok(OkReply::Rooms(self.rooms.len())));
     }
 
-    /// A line of text in a room: to every other member, no echo.
+    /// A line of text in a room: to every other member, no echo; kept in
+    /// the room's history (also when nobody else is there to read it).
     pub(super) fn room_message(
         &mut self,
         id: ConnId,
         room: &str,
         text: Arc<str>,
+        now: Now,
         out: &mut Outcome<P>,
     ) {
         let Some(room) = self.rooms.get(room) else {
             return;
         };
+        let from = self.shown_name(id);
         let peers = self.room_peers(room, Some(id));
+        let room_name = room.name.clone();
         if !peers.is_empty() {
-            let line = ServerLine::Room(room.name.shared().clone(), self.shown_name(id), text);
+            let line = ServerLine::Room(room_name.shared().clone(), from.clone(), text.clone());
             out.send_many(peers, line);
         }
+        let said = Said {
+            at_ms: now.unix_ms,
+            kind: HistoryKind::Msg,
+            from,
+            text,
+        };
+        self.history.record(&room_name, said, out);
     }
 
     /// `id` has already left `room` in its own state: takes it off the

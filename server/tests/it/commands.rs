@@ -432,7 +432,7 @@ fn exit_quit_and_3_say_bye_and_close_ignoring_arguments() {
     ] {
         let mut client = server.login(name);
         client.send(line);
-        client.expect_bye_and_close();
+        client.expect_bye_and_close("exit");
     }
 }
 

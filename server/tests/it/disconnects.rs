@@ -48,7 +48,7 @@ fn exit_mid_chat_counts_as_a_disconnect() {
     let server = Server::start();
     let (mut a, mut b) = server.pair("alice", "bob");
     a.send("/exit");
-    a.expect_bye_and_close();
+    a.expect_bye_and_close("exit");
     b.expect("ENDED alice disconnected");
     let mut again = server.login("alice");
     again.quiet();

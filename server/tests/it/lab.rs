@@ -112,7 +112,7 @@ fn lab_report_scenario_replays_line_by_line() {
 
     // E exits with the menu alias; the server closes the connection.
     e.send("3");
-    e.expect_bye_and_close();
+    e.expect_bye_and_close("exit");
 
     // 12. A, B, C and D exit too.
     a.send("1");
@@ -125,6 +125,6 @@ fn lab_report_scenario_replays_line_by_line() {
     ]);
     for client in [&mut a, &mut b, &mut c, &mut d] {
         client.send("3");
-        client.expect_bye_and_close();
+        client.expect_bye_and_close("exit");
     }
 }

@@ -143,7 +143,7 @@ fn past_max_clients_a_connection_gets_server_full_until_a_slot_frees() {
     let server = Server::start_with(&["--max-clients", "2"]);
     let (a, mut b) = server.pair("alice", "bob");
     let mut extra = server.connect_raw("extra");
-    extra.expect_all(&["ERR server-full", "BYE"]);
+    extra.expect_all(&["ERR server-full", "BYE full"]);
     extra.expect_closed();
     b.quiet();
     // The slot is free before the partner hears of the disconnect.
@@ -152,7 +152,7 @@ fn past_max_clients_a_connection_gets_server_full_until_a_slot_frees() {
     let mut unnamed = server.connect("unnamed");
     // Unnamed connections count too.
     let mut extra = server.connect_raw("extra2");
-    extra.expect_all(&["ERR server-full", "BYE"]);
+    extra.expect_all(&["ERR server-full", "BYE full"]);
     extra.expect_closed();
     unnamed.send("carol");
     unnamed.expect("WELCOME carol");
@@ -170,11 +170,11 @@ fn a_connection_that_picks_no_name_in_time_gets_bye() {
     let server = Server::start_with(&["--name-timeout", "1"]);
     let mut named = server.login("early");
     let mut silent = server.connect("silent");
-    silent.expect_bye_and_close();
+    silent.expect_bye_and_close("timeout");
     // A partial name does not extend the deadline either.
     let mut trickle = server.connect("trickle");
     trickle.send_raw(b"tri");
-    trickle.expect_bye_and_close();
+    trickle.expect_bye_and_close("timeout");
     // The named user, connected before both, is unaffected.
     named.quiet();
     named.send("1");
@@ -284,7 +284,7 @@ fn connection_churn_returns_threads_fds_and_the_name_to_baseline() {
     for _ in 0..200 {
         let mut churn = server.login("Churn");
         churn.send("/exit");
-        churn.expect_bye_and_close();
+        churn.expect_bye_and_close("exit");
     }
     watcher.send("1");
     watcher.expect_all(&["USER watcher available -", "OK list 1"]);

@@ -118,7 +118,7 @@ fn simultaneous_registration_of_one_name_welcomes_exactly_one() {
                 client.skip_info();
             }
             client.send("/exit");
-            client.expect_bye_and_close();
+            client.expect_bye_and_close("exit");
         }
     }
 }

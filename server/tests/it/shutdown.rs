@@ -29,7 +29,7 @@ fn shuts_down_on(signal: &str) {
     let mut clients = clients_in_every_state(&server);
     server.signal(signal);
     for client in &mut clients {
-        client.expect_bye_and_close();
+        client.expect_bye_and_close("shutdown");
     }
     let status = server.wait_exit();
     if status.code() != Some(0) {
@@ -62,7 +62,7 @@ fn the_port_can_be_bound_again_right_after_shutdown() {
     // A connection open at shutdown leaves the server's side in TIME_WAIT.
     let mut a = server.login("alice");
     server.signal("TERM");
-    a.expect_bye_and_close();
+    a.expect_bye_and_close("shutdown");
     let status = server.wait_exit();
     if !status.success() {
         server.fail(&format!("exit status {status}"));

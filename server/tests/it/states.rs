@@ -102,7 +102,7 @@ fn while_naming_only_help_exit_and_quit_are_commands() {
     for exit in ["/exit", "/quit", "/QUIT now"] {
         let mut c = server.connect("leaver");
         c.send(exit);
-        c.expect_bye_and_close();
+        c.expect_bye_and_close("exit");
     }
 }
 

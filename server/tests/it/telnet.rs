@@ -32,7 +32,7 @@ fn options_offered_while_naming_are_refused_too() {
     let server = Server::start();
     let mut c = server.connect_raw("tel");
     c.send_raw(&[IAC, WILL, TTYPE, IAC, DO, SGA, IAC, WILL, NAWS]);
-    c.expect("HELLO chinwag/1");
+    c.expect("HELLO chinwag/2");
     c.expect_bytes(&[IAC, DONT, TTYPE, IAC, WONT, SGA, IAC, DONT, NAWS]);
     c.send("tel");
     c.expect("WELCOME tel");

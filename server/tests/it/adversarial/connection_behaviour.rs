@@ -25,10 +25,10 @@ fn silent_connections_time_out_and_their_slots_come_back() {
         .collect();
     // They hold slots: one more is refused.
     let mut extra = server.connect_raw("extra");
-    extra.expect_all(&["ERR server-full", "BYE"]);
+    extra.expect_all(&["ERR server-full", "BYE full"]);
     extra.expect_closed();
     for client in &mut silent {
-        client.expect_bye_and_close();
+        client.expect_bye_and_close("timeout");
     }
     // Their slots are free: as many new users fit again.
     let mut fresh: Vec<Client> = (0..SILENT)
@@ -234,9 +234,9 @@ fn a_connection_storm_past_max_clients_is_refused_and_slots_come_back() {
                         let mut client = server.connect_raw(&format!("storm{round}-{i}"));
                         let first = client.next_key();
                         match first.as_str() {
-                            "HELLO chinwag/1" => (true, client),
+                            "HELLO chinwag/2" => (true, client),
                             "ERR server-full" => {
-                                client.expect_bye_and_close();
+                                client.expect_bye_and_close("full");
                                 (false, client)
                             }
                             other => client.fail(&format!("unexpected first line {other:?}")),
@@ -278,7 +278,7 @@ fn a_connection_storm_past_max_clients_is_refused_and_slots_come_back() {
     let mut again = storm(1);
     for client in &mut again {
         client.send("/exit");
-        client.expect_bye_and_close();
+        client.expect_bye_and_close("exit");
     }
     ctl.check(&[]);
 }
@@ -294,7 +294,7 @@ fn a_thousand_connect_register_exit_cycles_leak_no_name_thread_or_fd() {
         match cycle % 4 {
             0 => {
                 churn.send("/exit");
-                churn.expect_bye_and_close();
+                churn.expect_bye_and_close("exit");
             }
             1 => {
                 churn.shutdown_write();

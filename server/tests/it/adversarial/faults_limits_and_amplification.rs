@@ -109,7 +109,7 @@ fn fill_to(server: &Server, ctl: &mut Control, max: usize, extras: usize) {
         .map(|i| server.connect_raw(&format!("extra{i}")))
         .collect();
     for mut extra in storm {
-        extra.expect_all(&["ERR server-full", "BYE"]);
+        extra.expect_all(&["ERR server-full", "BYE full"]);
         extra.expect_closed();
     }
     let names: Vec<String> = (3..max).map(|i| format!("f{i:03}")).collect();
@@ -120,7 +120,7 @@ fn fill_to(server: &Server, ctl: &mut Control, max: usize, extras: usize) {
     let mut again = server.login("again");
     again.quiet();
     let mut extra = server.connect_raw("extra-after");
-    extra.expect_all(&["ERR server-full", "BYE"]);
+    extra.expect_all(&["ERR server-full", "BYE full"]);
     extra.expect_closed();
     for client in users.iter_mut().chain([&mut again]) {
         client.exit_skipping_events();
@@ -236,7 +236,7 @@ fn a_naming_client_cannot_outlast_the_name_timeout_with_throttled_lines() {
     let mut slow_namer = server.connect("slow_namer");
     let started = Instant::now();
     slow_namer.send_raw(&[b'\n'; 4096]);
-    slow_namer.expect_bye_and_close();
+    slow_namer.expect_bye_and_close("timeout");
     let took = started.elapsed();
     if took > Duration::from_secs(5) {
         slow_namer.fail(&format!("BYE came after {took:?}"));

@@ -182,7 +182,7 @@ fn an_http_request_or_tls_hello_on_the_chat_port_is_refused_line_by_line() {
     web.send_raw(b"GET / HTTP/1.1\r\nHost: example\r\nUser-Agent: x\r\n\r\n");
     web.expect_all(&["ERR name-invalid", "ERR name-invalid", "ERR name-invalid"]);
     web.send("/exit");
-    web.expect_bye_and_close();
+    web.expect_bye_and_close("exit");
     // A TLS ClientHello: binary, no newline, with bytes that are not UTF-8.
     let mut tls = server.connect("tls");
     let mut hello = vec![

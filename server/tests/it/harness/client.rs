@@ -264,9 +264,9 @@ impl Client {
         self.note("< (closed)".to_owned());
     }
 
-    /// `BYE`, then the connection closes.
-    pub(crate) fn expect_bye_and_close(&mut self) {
-        self.expect("BYE");
+    /// `BYE <reason>`, then the connection closes.
+    pub(crate) fn expect_bye_and_close(&mut self, reason: &str) {
+        self.expect(&format!("BYE {reason}"));
         self.expect_closed();
     }
 
@@ -275,7 +275,7 @@ impl Client {
     pub(crate) fn exit_skipping_events(&mut self) {
         self.send("/exit");
         loop {
-            if self.next_key() == "BYE" {
+            if self.next_key() == "BYE exit" {
                 break;
             }
         }

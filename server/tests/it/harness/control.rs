@@ -110,5 +110,5 @@ fn user_name(line: &str) -> String {
 pub(crate) fn assert_name_free(server: &Server, name: &str) {
     let mut again = server.login(name);
     again.send("/exit");
-    again.expect_bye_and_close();
+    again.expect_bye_and_close("exit");
 }

@@ -65,7 +65,7 @@ impl Diagnostics {
 }
 
 /// The protocol content of a server line: prose is dropped (`ERR code`,
-/// `BYE`, `INFO`, `HELLO chinwag/1`), fields and message text are kept.
+/// `BYE`, `INFO`, `HELLO chinwag/2`), fields and message text are kept.
 ///
 /// # Errors
 ///
@@ -76,7 +76,7 @@ pub(crate) fn key(line: &str) -> Result<String, common::LineParseError> {
         ServerLine::Hello(_) => ServerLine::Hello(none()),
         ServerLine::Info(_) => ServerLine::Info(none()),
         ServerLine::Err(code, _) => ServerLine::Err(code, none()),
-        ServerLine::Bye(_) => ServerLine::Bye(none()),
+        ServerLine::Bye(reason, _) => ServerLine::Bye(reason, none()),
         other => other,
     };
     Ok(canonical.to_string())

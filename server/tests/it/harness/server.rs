@@ -73,10 +73,10 @@ impl Server {
         Client::new(label, stream, &self.diagnostics)
     }
 
-    /// Connects and reads `HELLO chinwag/1`.
+    /// Connects and reads `HELLO chinwag/2`.
     pub(crate) fn connect(&self, label: &str) -> Client {
         let mut client = self.connect_raw(label);
-        client.expect("HELLO chinwag/1");
+        client.expect("HELLO chinwag/2");
         client
     }
 
@@ -86,13 +86,13 @@ impl Server {
     }
 
     /// Connects with a tiny receive buffer, for a client that never reads,
-    /// and reads `HELLO chinwag/1`.
+    /// and reads `HELLO chinwag/2`.
     pub(crate) fn connect_small_rcvbuf(&self, label: &str) -> Client {
         let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
         socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
         socket.connect(&self.addr.into()).expect("connect");
         let mut client = self.client(label, TcpStream::from(socket));
-        client.expect("HELLO chinwag/1");
+        client.expect("HELLO chinwag/2");
         client
     }
 

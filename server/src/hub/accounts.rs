@@ -1,0 +1,265 @@
+//! Registered names: `/register`, `/password`, `/unregister`, and signing
+//! in with a password, including taking a name back from a stale session.
+//! Argon2 runs off the lock: these methods hand the connection a [`Task`]
+//! and finish in [`Hub::task_done`] once it reports.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use common::{ByeReason, ErrorCode, Name, OkReply, Secret, ServerLine};
+
+use super::{Account, ConnId, Done, Happening, Hub, Now, Outcome, Purpose, Remember, State, Task};
+use crate::flood::TokenBucket;
+
+/// Wrong passwords one connection may send; the fifth closes it.
+const MAX_WRONG_PASSWORDS: u8 = 5;
+/// Passwords shorter than this many characters are refused.
+const MIN_PASSWORD_CHARS: usize = 8;
+/// Passwords longer than this many bytes are refused (Argon2 takes any
+/// length, but nobody types more, and a cap keeps each check cheap).
+const MAX_PASSWORD_BYTES: usize = 128;
+
+fn is_weak(password: &Secret) -> bool {
+    password.n_chars() < MIN_PASSWORD_CHARS || password.expose().len() > MAX_PASSWORD_BYTES
+}
+
+impl<P: Clone> Hub<P> {
+    pub(super) fn add_account(&mut self, name: Name, hash: Arc<str>, now: Instant) {
+        let per_minute = f64::from(self.settings.password_tries);
+        let tries = TokenBucket::new(per_minute / 60.0, per_minute, now);
+        let folded = Arc::from(name.folded());
+        self.accounts.insert(folded, Account { name, hash, tries });
+    }
+
+    /// Whether `name` is registered (then naming asks for its password).
+    pub(super) fn is_registered(&self, name: &Name) -> bool {
+        self.accounts.contains_key(name.folded())
+    }
+
+    /// Naming a registered name: ask for its password, unless its checks
+    /// for this minute are used up.
+    pub(super) fn ask_password(&mut self, id: ConnId, name: &Name, now: Now, out: &mut Outcome<P>) {
+        let Some(account) = self.accounts.get_mut(name.folded()) else {
+            return;
+        };
+        if !account.tries.has_token(now.instant) {
+            return out.error(ErrorCode::TryLater);
+        }
+        let registered = account.name.clone();
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.state = State::SigningIn(registered.clone());
+        }
+        out.offer_echo = true;
+        out.reply(ServerLine::Password(registered.shared().clone()));
+        out.happened.push(Happening::PasswordAsked(registered));
+    }
+
+    /// The line after `PASSWORD`, whole: the password. Costs one of the
+    /// name's checks for this minute.
+    pub fn password(&mut self, id: ConnId, password: Secret, now: Now, out: &mut Outcome<P>) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let State::SigningIn(name) = &conn.state else {
+            return;
+        };
+        let name = name.clone();
+        let Some(account) = self.accounts.get_mut(name.folded()) else {
+            // Unregistered meanwhile: the name is an ordinary one now.
+            conn.state = State::Naming;
+            return self.take_name_if_free(id, name, out);
+        };
+        if !account.tries.take(now.instant) {
+            conn.state = State::Naming;
+            return out.error(ErrorCode::TryLater);
+        }
+        let hash = Arc::clone(&account.hash);
+        conn.state = State::Checking(name.clone());
+        out.task = Some(Task {
+            check: Some((password, hash)),
+            hash: None,
+            purpose: Purpose::SignIn(name),
+        });
+    }
+
+    /// `/register PASSWORD`
+    pub(super) fn register(
+        &mut self,
+        id: ConnId,
+        password: Secret,
+        now: Now,
+        out: &mut Outcome<P>,
+    ) {
+        let Some(name) = self.name_of(id).cloned() else {
+            return;
+        };
+        if self.is_registered(&name) {
+            return out.error(ErrorCode::Registered);
+        }
+        if is_weak(&password) {
+            return out.error(ErrorCode::WeakPassword);
+        }
+        out.task = Some(Task {
+            check: None,
+            hash: Some(password),
+            purpose: Purpose::Register,
+        });
+        // A new name has no bucket yet; registering costs one hash, and
+        // flood control already paces a connection's lines.
+        let _ = now;
+    }
+
+    /// `/password OLD NEW`
+    pub(super) fn change_password(
+        &mut self,
+        id: ConnId,
+        old: Secret,
+        new: Secret,
+        now: Now,
+        out: &mut Outcome<P>,
+    ) {
+        let Some(hash) = self.checked_account(id, now, out) else {
+            return;
+        };
+        if is_weak(&new) {
+            return out.error(ErrorCode::WeakPassword);
+        }
+        out.task = Some(Task {
+            check: Some((old, hash)),
+            hash: Some(new),
+            purpose: Purpose::ChangePassword,
+        });
+    }
+
+    /// `/unregister PASSWORD`
+    pub(super) fn unregister(
+        &mut self,
+        id: ConnId,
+        password: Secret,
+        now: Now,
+        out: &mut Outcome<P>,
+    ) {
+        let Some(hash) = self.checked_account(id, now, out) else {
+            return;
+        };
+        out.task = Some(Task {
+            check: Some((password, hash)),
+            hash: None,
+            purpose: Purpose::Unregister,
+        });
+    }
+
+    /// The caller's account hash, taking one of its checks for this
+    /// minute; or the error for the caller.
+    fn checked_account(&mut self, id: ConnId, now: Now, out: &mut Outcome<P>) -> Option<Arc<str>> {
+        let name = self.name_of(id)?.clone();
+        let Some(account) = self.accounts.get_mut(name.folded()) else {
+            out.error(ErrorCode::NotRegistered);
+            return None;
+        };
+        if !account.tries.take(now.instant) {
+            out.error(ErrorCode::TryLater);
+            return None;
+        }
+        Some(Arc::clone(&account.hash))
+    }
+
+    /// Finishes what a [`Task`] started, once the connection has run it.
+    pub fn task_done(&mut self, id: ConnId, done: Done, now: Now, out: &mut Outcome<P>) {
+        match done.purpose {
+            Purpose::SignIn(name) => self.signed_in(id, name, done.checked, out),
+            Purpose::Register => self.registered(id, done.hash, now, out),
+            Purpose::ChangePassword => self.password_changed(id, done, out),
+            Purpose::Unregister => self.unregistered(id, done.checked, out),
+        }
+    }
+
+    fn signed_in(&mut self, id: ConnId, name: Name, checked: bool, out: &mut Outcome<P>) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if conn.state != State::Checking(name.clone()) {
+            return;
+        }
+        conn.state = State::Naming;
+        if !checked {
+            conn.wrong_passwords += 1;
+            out.error(ErrorCode::BadPassword);
+            out.happened.push(Happening::WrongPassword(name));
+            if conn.wrong_passwords >= MAX_WRONG_PASSWORDS {
+                out.reply(ServerLine::bye(ByeReason::Refused));
+                out.close = true;
+                self.disconnect(id, out);
+            }
+            return;
+        }
+        if let Some(&old) = self.names.get(name.folded())
+            && old != id
+        {
+            // Taking the name back: the old session ends as if it had
+            // dropped, before this one is welcomed.
+            if let Some(peer) = self.peer(old) {
+                out.send(peer.clone(), ServerLine::bye(ByeReason::Replaced));
+                out.closed.push(peer);
+            }
+            self.disconnect(old, out);
+            out.happened.push(Happening::TookBack(name.clone()));
+        }
+        self.take_name_if_free(id, name, out);
+    }
+
+    fn registered(&mut self, id: ConnId, hash: Option<Arc<str>>, now: Now, out: &mut Outcome<P>) {
+        let (Some(name), Some(hash)) = (self.name_of(id).cloned(), hash) else {
+            return;
+        };
+        if self.is_registered(&name) {
+            return out.error(ErrorCode::Registered);
+        }
+        self.add_account(name.clone(), Arc::clone(&hash), now.instant);
+        out.remember.push(Remember::Account {
+            name: name.clone(),
+            hash,
+        });
+        out.reply(ServerLine::Ok(OkReply::Register(name.shared().clone())));
+        out.happened.push(Happening::Registered(name));
+    }
+
+    fn password_changed(&mut self, id: ConnId, done: Done, out: &mut Outcome<P>) {
+        let Some(name) = self.name_of(id).cloned() else {
+            return;
+        };
+        let Some(account) = self.accounts.get_mut(name.folded()) else {
+            return out.error(ErrorCode::NotRegistered);
+        };
+        let (true, Some(hash)) = (done.checked, done.hash) else {
+            out.happened.push(Happening::WrongPassword(name));
+            return out.error(ErrorCode::BadPassword);
+        };
+        account.hash = Arc::clone(&hash);
+        out.remember.push(Remember::Account {
+            name: account.name.clone(),
+            hash,
+        });
+        out.reply(ServerLine::Ok(OkReply::Password));
+        out.happened.push(Happening::PasswordChanged(name));
+    }
+
+    fn unregistered(&mut self, id: ConnId, checked: bool, out: &mut Outcome<P>) {
+        let Some(name) = self.name_of(id).cloned() else {
+            return;
+        };
+        if !self.is_registered(&name) {
+            return out.error(ErrorCode::NotRegistered);
+        }
+        if !checked {
+            out.happened.push(Happening::WrongPassword(name));
+            return out.error(ErrorCode::BadPassword);
+        }
+        self.accounts.remove(name.folded());
+        out.remember.push(Remember::ForgetAccount {
+            folded: Arc::from(name.folded()),
+        });
+        out.reply(ServerLine::Ok(OkReply::Unregister(name.shared().clone())));
+        out.happened.push(Happening::Unregistered(name));
+    }
+}
