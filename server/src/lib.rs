@@ -15,6 +15,7 @@ pub mod limits;
 mod outbox;
 mod server;
 mod shared;
+pub mod store;
 mod threads;
 
 pub use config::Config;
