@@ -2,6 +2,7 @@
 //! helpers here, and one file per concern. Nothing sleeps; `close()` is the
 //! barrier that makes every accepted write visible.
 
+mod contents;
 mod open;
 
 use std::path::Path;
