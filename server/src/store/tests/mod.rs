@@ -3,7 +3,9 @@
 //! barrier that makes every accepted write visible.
 
 mod contents;
+mod crash;
 mod open;
+mod writer;
 
 use std::path::Path;
 
