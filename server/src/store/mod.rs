@@ -268,13 +268,15 @@ impl Store {
         Ok((store, loaded))
     }
 
-    /// Queues a write for the writer thread. Never blocks and never touches
-    /// the disk, so it may be called with the hub lock held. In memory, or
-    /// for an append with history off, it accepts and keeps nothing.
+    /// Queues a write for the writer thread, which applies writes in the
+    /// order they were accepted. Never blocks and never touches the disk,
+    /// so it may be called with the hub lock held. In memory, or for an
+    /// append with history off, it accepts and keeps nothing.
     ///
     /// Returns false when the write was refused: the queue is full (the
-    /// disk has fallen 65,536 writes behind) or the writer has stopped. The change then exists only in memory; refusals
-    /// are logged, at most every ten seconds.
+    /// disk has fallen 65,536 writes behind) or the writer has stopped.
+    /// The change then exists only in memory; refusals are logged, at most
+    /// every ten seconds.
     pub fn write(&self, write: Write) -> bool {
         let Some(disk) = &self.disk else {
             return true;
@@ -282,6 +284,7 @@ impl Store {
         if !self.history_on && matches!(write, Write::Append { .. }) {
             return true;
         }
+        // The queue is taken only while dropping, when no `&self` exists.
         let Some(queue) = &disk.queue else {
             return false;
         };
