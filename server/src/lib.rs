@@ -16,6 +16,7 @@ mod outbox;
 mod password;
 mod server;
 mod shared;
+pub mod store;
 mod threads;
 
 pub use config::Config;
