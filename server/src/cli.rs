@@ -3,8 +3,11 @@
 //! server by re-executing itself.
 
 use std::ffi::OsString;
+use std::fs;
 use std::io::Write as _;
 use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -12,8 +15,11 @@ use clap::Parser;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::config::{Config, defaults};
+use crate::data;
 use crate::limits::{self, OsLimits};
-use crate::server::Server;
+use crate::server::{Listeners, Server};
+use crate::store::{DataDir, Limits, Store};
+use crate::tls::{Identity, Tls};
 
 /// chinwagd: a chat server for terminals and telnet (protocol chinwag/2).
 #[derive(Debug, Parser)]
@@ -22,6 +28,25 @@ pub struct Args {
     /// Address and port to listen on (port 0 picks a free port).
     #[arg(long, default_value = defaults::BIND, value_name = "ADDR:PORT")]
     pub bind: String,
+    /// Where registered names, ignore lists and room history live
+    /// (`chinwag.db`); `none` keeps them in memory only.
+    /// [default: $XDG_STATE_HOME/chinwagd, else ~/.local/state/chinwagd]
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<String>,
+    /// Also listen for TLS here (port 0 picks a free port); needs
+    /// --tls-cert and --tls-key, or --tls-self-signed.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub tls_bind: Option<String>,
+    /// The TLS certificate chain (PEM), leaf first.
+    #[arg(long, value_name = "FILE", requires = "tls_key", requires = "tls_bind")]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Make a self-signed certificate on first start and keep it in the data
+    /// directory; its SHA-256 fingerprint is logged for clients to check.
+    #[arg(long, conflicts_with = "tls_cert", requires = "tls_bind")]
+    pub tls_self_signed: bool,
     /// Connections at once, named or not; lowered at start-up to what the
     /// system allows.
     #[arg(long, default_value_t = defaults::MAX_CLIENTS, value_name = "N")]
@@ -137,10 +162,33 @@ where
     }
     config.max_clients = capacity.max_clients;
     config.max_writer_threads = capacity.max_writer_threads;
-    let listener = bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
-    let server = Server::start(listener, config).context("cannot start the server")?;
+    let data = DataDir::from_flag(args.data.as_deref())?;
+    let limits = Limits {
+        history_per_room: config.history,
+        history_rooms: config.history_rooms,
+    };
+    let (store, loaded) = Store::open(&data, limits)?;
+    let tls = match &args.tls_bind {
+        Some(tls_bind) => Some((tls_bind, tls_config(&args, &data)?)),
+        None => None,
+    };
+    let plain = bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
+    let tls = match tls {
+        Some((tls_bind, config)) => {
+            let listener =
+                bind(tls_bind).with_context(|| format!("cannot listen on {tls_bind}"))?;
+            Some((listener, config))
+        }
+        None => None,
+    };
+    let listeners = Listeners { plain, tls };
+    let server = Server::start_with(listeners, config, data::memory(loaded), store)
+        .context("cannot start the server")?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on {}", server.local_addr())?;
+    if let Some(tls_addr) = server.tls_addr() {
+        writeln!(stdout, "listening tls on {tls_addr}")?;
+    }
     stdout.flush()?;
     drop(stdout);
     tracing::info!(addr = %server.local_addr(), "chinwagd {} ready", env!("CARGO_PKG_VERSION"));
@@ -149,6 +197,36 @@ where
     }
     server.shutdown();
     Ok(())
+}
+
+/// The TLS configuration the flags ask for; logs the certificate's
+/// fingerprint, which clients use to check a self-signed server.
+fn tls_config(args: &Args, data: &DataDir) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let identity = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
+        (Some(cert), Some(key), _) => Identity::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        (_, _, true) => Identity::SelfSigned(match data {
+            DataDir::Dir(dir) => Some(dir.clone()),
+            DataDir::Memory => None,
+        }),
+        _ => anyhow::bail!("--tls-bind needs --tls-cert and --tls-key, or --tls-self-signed"),
+    };
+    let hostnames: Vec<String> = fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .into_iter()
+        .chain(args.tls_bind.iter().filter_map(|bind| {
+            let host = bind
+                .rsplit_once(':')
+                .map_or(bind.as_str(), |(host, _)| host);
+            (!host.is_empty() && host != "0.0.0.0" && host != "[::]").then(|| host.to_owned())
+        }))
+        .collect();
+    let tls = Tls::new(&identity, &hostnames)?;
+    tracing::info!(fingerprint = %tls.fingerprint, "tls certificate (sha-256)");
+    Ok(tls.config)
 }
 
 /// Binds with a listen backlog of 1024: std's 128 drops SYNs in a

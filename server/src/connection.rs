@@ -10,16 +10,18 @@
 use std::io::{self, Read as _};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use common::{
     ByeReason, Decoded, ErrorCode, LineDecoder, Secret, ServerLine, WONT_ECHO, parse_input,
 };
+use parking_lot::Mutex;
 
 use crate::flood::{TokenBucket, flood_gate};
 use crate::hub::{ConnId, Happening, Hub, Now, Outcome};
 use crate::outbox::{Delivery, Item, Outbox, QueueLimits};
 use crate::shared::{Shared, Slot};
+use crate::tls::Session;
 
 /// Read buffer of a quiet connection, on the heap. Small on purpose: one
 /// typed line fits, and keeping it off the stack keeps an idle
@@ -37,6 +39,18 @@ const LINES_PER_FLUSH: usize = 32;
 /// many lines of reply, so asking for 10,000 users in a loop is slowed.
 const REPLY_LINES_PER_TOKEN: usize = 100;
 
+/// How a connection speaks: in clear, or TLS with this configuration.
+pub(crate) enum Transport {
+    /// Plain TCP.
+    Plain,
+    /// TLS; the handshake runs on the connection's own thread.
+    Tls(Arc<rustls::ServerConfig>),
+}
+
+/// How long a TLS handshake may take when `--name-timeout` is 0 (no
+/// limit): a handshake that never ends must still end.
+const HANDSHAKE_LIMIT: Duration = Duration::from_secs(60);
+
 /// How a connection ends, and why (for the log).
 enum Ending {
     /// The server says goodbye: flush what is queued (a `BYE`), then close.
@@ -50,6 +64,13 @@ pub(crate) struct Connection {
     shared: Arc<Shared>,
     /// The socket's read side; the outbox writes to the same descriptor.
     stream: Arc<TcpStream>,
+    /// The TLS session, shared with the outbox, on a TLS connection.
+    tls: Option<Session>,
+    /// Ciphertext read but not yet given to the TLS session: `start..end`
+    /// of `cipher` (TLS only; plaintext is drained before more is fed).
+    cipher: Vec<u8>,
+    cipher_start: usize,
+    cipher_end: usize,
     outbox: Arc<Outbox>,
     /// This connection's `--max-clients` place; given back when it departs.
     slot: Option<Slot>,
@@ -84,8 +105,16 @@ pub(crate) fn serve(
     id: ConnId,
     stream: TcpStream,
     addr: SocketAddr,
+    transport: Transport,
 ) {
     let stream = Arc::new(stream);
+    let tls = match transport {
+        Transport::Plain => None,
+        Transport::Tls(config) => match rustls::ServerConnection::new(config) {
+            Ok(session) => Some(Arc::new(Mutex::new(session))),
+            Err(error) => return tracing::error!(conn = id, %error, "cannot start a TLS session"),
+        },
+    };
     let limits = QueueLimits {
         max_items: shared.config.send_queue,
         max_bytes: shared.config.send_queue_bytes,
@@ -93,12 +122,13 @@ pub(crate) fn serve(
     let outbox = Arc::new(Outbox::new(
         id,
         Arc::clone(&stream),
+        tls.clone(),
         limits,
         Arc::clone(&shared.writers),
     ));
     shared.registry.lock().insert(id, Arc::clone(&outbox));
     shared.hub.lock().connect(id, Arc::clone(&outbox));
-    tracing::info!(conn = id, %addr, "connected");
+    tracing::info!(conn = id, %addr, tls = tls.is_some(), "connected");
     let flood = flood_gate(shared.config.flood_rate, Instant::now());
     let name_deadline = shared
         .config
@@ -108,6 +138,10 @@ pub(crate) fn serve(
         id,
         shared,
         stream,
+        tls,
+        cipher: Vec::new(),
+        cipher_start: 0,
+        cipher_end: 0,
         outbox,
         slot: Some(slot),
         flood,
@@ -136,6 +170,9 @@ pub(crate) fn serve(
 
 impl Connection {
     fn run(&mut self) -> Ending {
+        if let Err(why) = self.handshake() {
+            return Ending::Abrupt(why);
+        }
         let hello = ServerLine::Hello(Arc::from(crate::hub::GREETING));
         self.reply(hello);
         self.flush();
@@ -152,7 +189,7 @@ impl Connection {
                 // trickling bytes does not extend it.
                 let _ = self.stream.set_read_timeout(Some(deadline - now));
             }
-            let n_read = match (&*self.stream).read(&mut buffer) {
+            let n_read = match self.read_some(&mut buffer) {
                 Ok(0) if self.outbox.is_dead() => return Ending::Abrupt("cut off"),
                 Ok(0) if self.shared.is_shutting_down() => return Ending::Graceful("shutdown"),
                 // The client may have only half-closed (`nc -N`): it still
@@ -177,6 +214,9 @@ impl Connection {
                 buffer = vec![0; LARGE_READ_BYTES];
             } else if n_read < SMALL_READ_BYTES && buffer.len() > SMALL_READ_BYTES {
                 buffer = vec![0; SMALL_READ_BYTES];
+                if self.cipher_start == self.cipher_end {
+                    self.cipher = Vec::new();
+                }
             }
             if self.timed_out {
                 return Ending::Graceful("name timeout");
@@ -192,6 +232,92 @@ impl Connection {
             }
             if self.name.is_some() && !was_named {
                 let _ = self.stream.set_read_timeout(None);
+            }
+        }
+    }
+
+    /// The TLS handshake, on a TLS connection, before anything else: with
+    /// blocking reads and writes on this connection's own socket, bounded
+    /// by the name deadline, so a stalled or bogus handshake holds its
+    /// `--max-clients` slot no longer than a silent plain client would.
+    fn handshake(&mut self) -> Result<(), &'static str> {
+        let Some(session) = &self.tls else {
+            return Ok(());
+        };
+        let deadline = self
+            .name_deadline
+            .unwrap_or_else(|| Instant::now() + HANDSHAKE_LIMIT);
+        let mut session = session.lock();
+        while session.is_handshaking() || session.wants_write() {
+            if session.wants_write() {
+                if session.write_tls(&mut &*self.stream).is_err() {
+                    return Err("tls handshake write failed");
+                }
+                continue;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err("tls handshake timeout");
+            }
+            let _ = self.stream.set_read_timeout(Some(deadline - now));
+            match session.read_tls(&mut &*self.stream) {
+                Ok(0) => return Err("closed during the tls handshake"),
+                Ok(_) => {}
+                Err(error) => match error.kind() {
+                    io::ErrorKind::WouldBlock
+                    | io::ErrorKind::TimedOut
+                    | io::ErrorKind::Interrupted => continue,
+                    _ => return Err("read error during the tls handshake"),
+                },
+            }
+            if let Err(error) = session.process_new_packets() {
+                tracing::debug!(conn = self.id, %error, "tls handshake failed");
+                // The alert rustls queued tells the client why.
+                let _ = session.write_tls(&mut &*self.stream);
+                return Err("tls handshake failed");
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what the client sent: bytes off the socket, or, on a TLS
+    /// connection, plaintext, reading and decrypting as much as needed.
+    /// `Ok(0)` is the end of the stream.
+    fn read_some(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let Some(session) = self.tls.clone() else {
+            return (&*self.stream).read(buffer);
+        };
+        loop {
+            match session.lock().reader().read(buffer) {
+                Ok(n_read) => return Ok(n_read),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => return Err(error),
+            }
+            if self.cipher_start == self.cipher_end {
+                self.cipher.resize(buffer.len(), 0);
+                let n_read = (&*self.stream).read(&mut self.cipher)?;
+                if n_read == 0 {
+                    return Ok(0);
+                }
+                (self.cipher_start, self.cipher_end) = (0, n_read);
+            }
+            let mut session = session.lock();
+            let mut unread = &self.cipher[self.cipher_start..self.cipher_end];
+            let fed = session.read_tls(&mut unread)?;
+            self.cipher_start += fed;
+            if fed == 0 {
+                // The client sent close_notify: nothing more will come.
+                self.cipher_start = self.cipher_end;
+            }
+            session
+                .process_new_packets()
+                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+            let reply_waiting = session.wants_write();
+            drop(session);
+            if reply_waiting {
+                // A record rustls owes the client (a key update, an alert)
+                // goes out with the next flush.
+                self.outbox.flush();
             }
         }
     }

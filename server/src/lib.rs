@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod config;
 mod connection;
+mod data;
 mod flood;
 pub mod hub;
 pub mod limits;
@@ -18,6 +19,7 @@ mod server;
 mod shared;
 pub mod store;
 mod threads;
+pub mod tls;
 
 pub use config::Config;
-pub use server::Server;
+pub use server::{Listeners, Server};

@@ -27,6 +27,7 @@ use common::{ByeReason, ServerLine, WILL_ECHO};
 
 use crate::hub::{ConnId, Outcome, Targets};
 use crate::threads::ThreadBudget;
+use crate::tls::Session;
 
 /// Coalesce at most this much queued output into one write call.
 const BATCH_BYTES: usize = 64 * 1024;
@@ -124,6 +125,9 @@ enum Drain {
 pub(crate) struct Outbox {
     id: ConnId,
     stream: Arc<TcpStream>,
+    /// The TLS session, on a TLS connection: what is queued is encrypted
+    /// as it is taken off the queue.
+    tls: Option<Session>,
     tx: Sender<Item>,
     rx: Receiver<Item>,
     limits: QueueLimits,
@@ -146,9 +150,15 @@ impl Outbox {
     pub(crate) fn new(
         id: ConnId,
         stream: Arc<TcpStream>,
+        tls: Option<Session>,
         limits: QueueLimits,
         budget: Arc<ThreadBudget>,
     ) -> Outbox {
+        if let Some(session) = &tls {
+            // This queue bounds what waits for a client; rustls's own limit
+            // would make it refuse part of a batch.
+            session.lock().set_buffer_limit(None);
+        }
         // The list-flavoured channel allocates as items arrive; the bound is
         // enforced in `push`. crossbeam's bounded channel would reserve every
         // slot up front (about 40 KiB at 1024 items) for each idle user.
@@ -156,6 +166,7 @@ impl Outbox {
         Outbox {
             id,
             stream,
+            tls,
             tx,
             rx,
             limits,
@@ -291,7 +302,22 @@ impl Outbox {
                 if cut_line { "\r\n" } else { "" },
                 ByeReason::Overload.as_str()
             );
-            let _ = send_nonblocking(&self.stream, bye.as_bytes());
+            match &self.tls {
+                None => {
+                    let _ = send_nonblocking(&self.stream, bye.as_bytes());
+                }
+                // A new record after part of another would garble the
+                // stream: only when nothing is half sent.
+                Some(session) if unwritten.is_empty() => {
+                    let mut record = Vec::new();
+                    if let Some(mut session) = session.try_lock() {
+                        let _ = session.writer().write_all(bye.as_bytes());
+                        let _ = session.write_tls(&mut record);
+                    }
+                    let _ = send_nonblocking(&self.stream, &record);
+                }
+                Some(_) => {}
+            }
         }
         let _ = self.stream.shutdown(Shutdown::Both);
     }
@@ -332,7 +358,7 @@ impl Outbox {
             }
             writer.buffer.clear();
             writer.written = 0;
-            if !self.refill(&mut writer.buffer) {
+            if !self.refill(writer) {
                 // Freed once drained: an idle connection keeps no buffer
                 // (one allocation per flush costs far less than its send).
                 writer.buffer = Vec::new();
@@ -341,15 +367,37 @@ impl Outbox {
         }
     }
 
-    /// Moves queued items into `buffer`, up to about [`BATCH_BYTES`].
-    fn refill(&self, buffer: &mut Vec<u8>) -> bool {
+    /// Moves queued items into the writer's buffer, up to about
+    /// [`BATCH_BYTES`]: as they are, or, on a TLS connection, encrypted
+    /// (with any record rustls has waiting, such as a handshake reply).
+    fn refill(&self, writer: &mut Writer) -> bool {
+        let Some(session) = &self.tls else {
+            self.take_items(&mut writer.buffer);
+            return !writer.buffer.is_empty();
+        };
+        let mut plain = Vec::new();
+        self.take_items(&mut plain);
+        let mut session = session.lock();
+        if !plain.is_empty() {
+            // The session's buffer is unlimited (see `Outbox::new`), so
+            // this takes every byte; the records move out just below.
+            let _ = session.writer().write_all(&plain);
+        }
+        while session.wants_write() {
+            if session.write_tls(&mut writer.buffer).is_err() {
+                break;
+            }
+        }
+        !writer.buffer.is_empty()
+    }
+
+    fn take_items(&self, buffer: &mut Vec<u8>) {
         while buffer.len() < BATCH_BYTES {
             let Ok(item) = self.rx.try_recv() else { break };
             self.n_bytes.fetch_sub(item.charge(), Ordering::AcqRel);
             self.n_items.fetch_sub(1, Ordering::AcqRel);
             item.write_to(buffer);
         }
-        !buffer.is_empty()
     }
 
     fn start_writer_thread(self: &Arc<Self>, writer: &mut Writer) {

@@ -12,10 +12,11 @@ use common::{ByeReason, ErrorCode, ServerLine};
 use socket2::{SockRef, TcpKeepalive};
 
 use crate::config::Config;
-use crate::connection;
+use crate::connection::{self, Transport};
 use crate::hub::Memory;
 use crate::outbox::{Item, Outbox};
 use crate::shared::{Shared, Slot};
+use crate::store::{DataDir, Limits, Store};
 
 const CONNECTION_STACK_BYTES: usize = 256 * 1024;
 /// Everyone has had `BYE` and a chance to read it by then; what is still
@@ -23,12 +24,21 @@ const CONNECTION_STACK_BYTES: usize = 256 * 1024;
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 const SHUTDOWN_FORCE: Duration = Duration::from_millis(400);
 
+/// Where the server listens.
+pub struct Listeners {
+    /// The plain TCP listener.
+    pub plain: TcpListener,
+    /// The TLS listener and its configuration, if any.
+    pub tls: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
+}
+
 /// A running server. Dropping it without [`Server::shutdown`] leaves the
 /// threads running until the process exits.
 pub struct Server {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
-    accept_thread: Option<JoinHandle<()>>,
+    tls_addr: Option<SocketAddr>,
+    accept_threads: Vec<JoinHandle<()>>,
 }
 
 impl Server {
@@ -38,16 +48,43 @@ impl Server {
     ///
     /// The listener's address cannot be read, or no thread can be started.
     pub fn start(listener: TcpListener, config: Config) -> io::Result<Server> {
-        let local_addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(config, Memory::default()));
-        let accept_shared = Arc::clone(&shared);
-        let accept_thread = thread::Builder::new()
-            .name("accept".to_owned())
-            .spawn(move || accept_loop(&accept_shared, &listener))?;
+        let listeners = Listeners {
+            plain: listener,
+            tls: None,
+        };
+        let in_memory = Store::open(&DataDir::Memory, Limits::default());
+        let (store, _) = in_memory.map_err(io::Error::other)?;
+        Server::start_with(listeners, config, Memory::default(), store)
+    }
+
+    /// Starts accepting on every listener, each in its own thread, with
+    /// what the data directory held and its store.
+    ///
+    /// # Errors
+    ///
+    /// A listener's address cannot be read, or no thread can be started.
+    pub fn start_with(
+        listeners: Listeners,
+        config: Config,
+        memory: Memory,
+        store: Store,
+    ) -> io::Result<Server> {
+        let local_addr = listeners.plain.local_addr()?;
+        let shared = Arc::new(Shared::new(config, memory, store));
+        let mut accept_threads = vec![spawn_accept(&shared, "accept", listeners.plain, || {
+            Transport::Plain
+        })?];
+        let mut tls_addr = None;
+        if let Some((listener, config)) = listeners.tls {
+            tls_addr = Some(listener.local_addr()?);
+            let transport = move || Transport::Tls(Arc::clone(&config));
+            accept_threads.push(spawn_accept(&shared, "accept-tls", listener, transport)?);
+        }
         Ok(Server {
             shared,
             local_addr,
-            accept_thread: Some(accept_thread),
+            tls_addr,
+            accept_threads,
         })
     }
 
@@ -56,18 +93,26 @@ impl Server {
         self.local_addr
     }
 
+    /// The address the TLS listener listens on, if there is one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
+    }
+
     /// Stops the server: no more connections, `BYE` to every client, then
     /// waits (about two seconds at most) for every thread to end.
     pub fn shutdown(mut self) {
         let started = Instant::now();
         self.shared.begin_shutdown();
-        // Connect to ourselves to wake the blocked `accept` (tiny-http's trick).
-        let mut wake_addr = self.local_addr;
-        if wake_addr.ip().is_unspecified() {
-            wake_addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        // Connect to ourselves to wake each blocked `accept` (tiny-http's
+        // trick).
+        for addr in std::iter::once(self.local_addr).chain(self.tls_addr) {
+            let mut wake_addr = addr;
+            if wake_addr.ip().is_unspecified() {
+                wake_addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            let _ = TcpStream::connect_timeout(&wake_addr, Duration::from_secs(1));
         }
-        let _ = TcpStream::connect_timeout(&wake_addr, Duration::from_secs(1));
-        if let Some(accept_thread) = self.accept_thread.take() {
+        for accept_thread in self.accept_threads.drain(..) {
             let _ = accept_thread.join();
         }
         let outboxes: Vec<Arc<Outbox>> = self.shared.registry.lock().values().cloned().collect();
@@ -86,6 +131,8 @@ impl Server {
             }
             self.shared.live.wait_idle(Instant::now() + SHUTDOWN_FORCE);
         }
+        // Everything accepted reaches the disk before the process exits.
+        self.shared.close_store();
         tracing::info!(
             clients = n_clients,
             left_running = self.shared.live.count(),
@@ -95,7 +142,19 @@ impl Server {
     }
 }
 
-fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
+fn spawn_accept(
+    shared: &Arc<Shared>,
+    name: &str,
+    listener: TcpListener,
+    transport: impl Fn() -> Transport + Send + 'static,
+) -> io::Result<JoinHandle<()>> {
+    let shared = Arc::clone(shared);
+    thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || accept_loop(&shared, &listener, &transport))
+}
+
+fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, transport: &dyn Fn() -> Transport) {
     let mut last_complaint: Option<Instant> = None;
     loop {
         let accepted = listener.accept();
@@ -103,7 +162,7 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
             return;
         }
         match accepted {
-            Ok((stream, addr)) => admit(shared, stream, addr),
+            Ok((stream, addr)) => admit(shared, stream, addr, transport()),
             Err(error) if out_of_resources(&error) => {
                 // Out of file descriptors or memory: back off instead of
                 // spinning, and complain at most every five seconds.
@@ -125,10 +184,15 @@ fn out_of_resources(error: &io::Error) -> bool {
     )
 }
 
-fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
+fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr, transport: Transport) {
     let Some(slot) = Slot::take(shared) else {
         tracing::warn!(%addr, "server full; refusing a connection");
-        return refuse(stream);
+        return match transport {
+            Transport::Plain => refuse(stream),
+            // Saying so would take a handshake, which is what a full server
+            // cannot afford; the client sees the connection closed.
+            Transport::Tls(_) => drop(stream),
+        };
     };
     if let Err(error) = configure(&stream, &shared.config) {
         return tracing::debug!(%addr, %error, "cannot configure socket");
@@ -141,7 +205,7 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         .stack_size(CONNECTION_STACK_BYTES)
         .spawn(move || {
             let _guard = guard;
-            connection::serve(thread_shared, slot, id, stream, addr);
+            connection::serve(thread_shared, slot, id, stream, addr, transport);
         });
     if let Err(error) = spawned {
         // The closure, with the stream, the slot and the guard, was dropped.

@@ -11,9 +11,11 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use crate::config::Config;
+use crate::data;
 use crate::hub::{ConnId, Hub, Memory, Remember, Settings};
 use crate::outbox::Outbox;
 use crate::password::Passwords;
+use crate::store::Store;
 use crate::threads::{LiveThreads, ThreadBudget};
 
 /// What every connection thread shares.
@@ -26,6 +28,8 @@ pub(crate) struct Shared {
     pub(crate) live: Arc<LiveThreads>,
     /// Hashes and checks passwords, a few at a time.
     pub(crate) passwords: Passwords,
+    /// The data directory's writer; taken at shutdown to flush it.
+    store: Mutex<Option<Store>>,
     n_connections: AtomicUsize,
     next_id: AtomicU64,
     shutting_down: AtomicBool,
@@ -35,7 +39,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config, memory: Memory) -> Shared {
+    pub(crate) fn new(config: Config, memory: Memory, store: Store) -> Shared {
         let live = Arc::new(LiveThreads::default());
         let settings = Settings {
             history_per_room: config.history,
@@ -53,6 +57,7 @@ impl Shared {
             registry: Mutex::new(HashMap::new()),
             live,
             passwords: Passwords::for_this_machine(),
+            store: Mutex::new(Some(store)),
             n_connections: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
@@ -62,9 +67,27 @@ impl Shared {
     }
 
     /// Hands what the data directory must remember to the store. Called
-    /// with the hub lock held, so the disk sees changes in the hub's order.
+    /// with the hub lock held, so the disk sees changes in the hub's order;
+    /// the store only queues (it never waits on the disk).
     pub(crate) fn remember(&self, items: &mut Vec<Remember>) {
-        items.clear();
+        if items.is_empty() {
+            return;
+        }
+        let store = self.store.lock();
+        for item in items.drain(..) {
+            if let Some(store) = store.as_ref() {
+                // A refusal (the disk far behind) is logged by the store;
+                // the change still holds in memory until a restart.
+                let _ = store.write(data::write(item));
+            }
+        }
+    }
+
+    /// Closes the data directory: everything accepted is on disk after.
+    pub(crate) fn close_store(&self) {
+        if let Some(store) = self.store.lock().take() {
+            store.close();
+        }
     }
 
     /// A fresh connection id.

@@ -7,7 +7,7 @@
 //! It runs under the server's one mutex, so every method is short, allocates
 //! little and cannot panic on any input. This file holds the state and the
 //! dispatch; each family of commands has its own file, and a new command is
-//! one arm in [`Hub::command`] plus a method in its family's file.
+//! one arm in `Hub::command` plus a method in its family's file.
 
 mod accounts;
 mod chats;
@@ -87,6 +87,8 @@ pub struct Memory {
     pub accounts: Vec<(Name, Arc<str>)>,
     /// Rooms' recent lines, oldest first, least recently active room first.
     pub rooms: Vec<(Name, Vec<Said>)>,
+    /// Registered users' ignore lists: the owner's folded name, whom.
+    pub ignores: Vec<(Arc<str>, Name)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

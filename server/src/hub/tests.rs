@@ -572,7 +572,7 @@ fn the_outcome_says_what_happened_for_the_log() {
 fn with_alice(password_tries: u32) -> Script {
     let memory = Memory {
         accounts: vec![(Name::parse("Alice").unwrap(), "plain:correct horse".into())],
-        rooms: Vec::new(),
+        ..Memory::default()
     };
     let settings = Settings {
         password_tries,
@@ -813,11 +813,11 @@ fn history_from_the_data_directory_is_replayed_and_zero_keeps_none() {
         text: text.into(),
     };
     let memory = || Memory {
-        accounts: Vec::new(),
         rooms: vec![(
             Name::parse("Den").unwrap(),
             vec![said("waves"), said("sits")],
         )],
+        ..Memory::default()
     };
     let mut s = Script::with(Settings::default(), memory());
     s.user(1, "a");

@@ -2,6 +2,8 @@
 //! binary with one module per area of the protocol. Every test starts its own
 //! server on port 0, so they run in parallel.
 
+// Registered names: the password step, taking a name back, the cap.
+mod accounts;
 // Hostile input, timing and connections, one file per kind of attack.
 mod adversarial;
 // A peer that vanishes without FIN or reset (network namespace; needs root).
@@ -26,3 +28,5 @@ mod shutdown;
 mod states;
 // Telnet negotiation and commands, and a session with the real telnet client.
 mod telnet;
+// The TLS listener: openssl s_client, rustls, certificates, bad handshakes.
+mod tls;

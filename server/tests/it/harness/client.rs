@@ -21,6 +21,8 @@ pub(crate) struct Client {
     label: String,
     stream: TcpStream,
     pending: Vec<u8>,
+    /// The server sent `IAC WILL ECHO` and has not taken it back.
+    echo_offered: bool,
     transcript: Transcript,
     diagnostics: Diagnostics,
 }
@@ -47,6 +49,7 @@ impl Client {
             label: label.to_owned(),
             stream,
             pending: Vec::new(),
+            echo_offered: false,
             transcript,
             diagnostics: diagnostics.clone(),
         }
@@ -161,8 +164,23 @@ impl Client {
     /// The next line without CRLF, checked to end in CRLF, to be UTF-8 (so
     /// it holds no telnet command) and to parse as a server line; `None` at
     /// EOF.
+    ///
+    /// The only telnet bytes allowed are the echo offer around a password:
+    /// `IAC WILL ECHO` right before `PASSWORD`, and `IAC WONT ECHO` (only
+    /// after such an offer) at the start of a later line. They are noted in
+    /// the transcript and taken off the line.
     pub(crate) fn try_line(&mut self) -> Option<String> {
-        let raw = self.raw_line(Instant::now() + LINE_TIMEOUT)?;
+        let mut raw = self.raw_line(Instant::now() + LINE_TIMEOUT)?;
+        if raw.starts_with(&common::WONT_ECHO) && self.echo_offered {
+            self.note("< IAC WONT ECHO".to_owned());
+            self.echo_offered = false;
+            raw.drain(..3);
+        }
+        if raw.starts_with(&common::WILL_ECHO) && raw[3..].starts_with(b"PASSWORD ") {
+            self.note("< IAC WILL ECHO".to_owned());
+            self.echo_offered = true;
+            raw.drain(..3);
+        }
         let Ok(text) = String::from_utf8(raw.clone()) else {
             self.note(format!("< (not UTF-8) {raw:?}"));
             self.fail("received a line that is not UTF-8");
@@ -183,6 +201,11 @@ impl Client {
             Some(line) => line,
             None => self.fail("connection closed while a line was expected"),
         }
+    }
+
+    /// Whether the server's echo offer (`IAC WILL ECHO`) is standing.
+    pub(crate) fn echo_offered(&self) -> bool {
+        self.echo_offered
     }
 
     /// The protocol content of the next line (see [`key`]).

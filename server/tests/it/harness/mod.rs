@@ -65,7 +65,8 @@ impl Diagnostics {
 }
 
 /// The protocol content of a server line: prose is dropped (`ERR code`,
-/// `BYE`, `INFO`, `HELLO chinwag/2`), fields and message text are kept.
+/// `BYE reason`, `INFO`, `HELLO chinwag/2`, `PASSWORD name`), fields and
+/// message text are kept.
 ///
 /// # Errors
 ///
@@ -77,6 +78,7 @@ pub(crate) fn key(line: &str) -> Result<String, common::LineParseError> {
         ServerLine::Info(_) => ServerLine::Info(none()),
         ServerLine::Err(code, _) => ServerLine::Err(code, none()),
         ServerLine::Bye(reason, _) => ServerLine::Bye(reason, none()),
+        ServerLine::Password(name) => return Ok(format!("PASSWORD {name}")),
         other => other,
     };
     Ok(canonical.to_string())

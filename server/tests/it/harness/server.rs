@@ -20,6 +20,8 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Server {
     child: Option<Child>,
     addr: SocketAddr,
+    /// The TLS listener's address, if the server has one.
+    tls_addr: Option<SocketAddr>,
     diagnostics: Diagnostics,
 }
 
@@ -30,7 +32,8 @@ impl Server {
     }
 
     /// Starts the server with extra flags; `--flood-rate 0` is added unless
-    /// `args` sets `--flood-rate`.
+    /// `args` sets `--flood-rate`, and `--data none` unless it sets `--data`
+    /// (no test may touch the user's own data directory).
     pub(crate) fn start_with(args: &[&str]) -> Server {
         Server::start_on("127.0.0.1:0", args)
     }
@@ -41,6 +44,9 @@ impl Server {
         command.args(["--bind", bind]).args(args);
         if !args.contains(&"--flood-rate") {
             command.args(["--flood-rate", "0"]);
+        }
+        if !args.contains(&"--data") {
+            command.args(["--data", "none"]);
         }
         Server::start_command(command)
     }
@@ -187,23 +193,22 @@ impl Server {
         });
         let stdout = child.stdout.take().expect("piped stdout");
         let lines = Arc::clone(&diagnostics.stdout);
-        let (first_tx, first_rx) = mpsc::channel();
+        let wants_tls = command.get_args().any(|arg| arg == "--tls-bind");
+        let (line_tx, line_rx) = mpsc::channel();
         thread::spawn(move || {
-            let mut first = Some(first_tx);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 lock(&lines).push(line.clone());
-                if let Some(tx) = first.take() {
-                    let _ = tx.send(line);
-                }
+                let _ = line_tx.send(line);
             }
         });
         let mut server = Server {
             child: Some(child),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls_addr: None,
             diagnostics,
         };
-        let line = match first_rx.recv_timeout(LINE_TIMEOUT) {
+        let line = match line_rx.recv_timeout(LINE_TIMEOUT) {
             Ok(line) => line,
             Err(_) => server.fail("the server printed no `listening on` line"),
         };
@@ -214,7 +219,38 @@ impl Server {
             server.fail(&format!("unexpected first stdout line {line:?}"))
         };
         server.addr = addr;
+        if wants_tls {
+            let line = match line_rx.recv_timeout(LINE_TIMEOUT) {
+                Ok(line) => line,
+                Err(_) => server.fail("the server printed no `listening tls on` line"),
+            };
+            server.tls_addr = line
+                .strip_prefix("listening tls on ")
+                .and_then(|addr| addr.parse().ok());
+        }
         server
+    }
+
+    /// The TLS listener's address; fails if the server has none.
+    pub(crate) fn tls_addr(&self) -> SocketAddr {
+        match self.tls_addr {
+            Some(addr) => addr,
+            None => self.fail("the server printed no `listening tls on` line"),
+        }
+    }
+
+    /// Waits (bounded) until the server's log holds `needle` at least
+    /// `count` times: the barrier for what only the log shows, such as a
+    /// TLS connection admitted but not yet through its handshake. Reading
+    /// a pipe's progress has no event to wait on here; the deadline decides.
+    pub(crate) fn wait_for_log(&self, needle: &str, count: usize) {
+        let deadline = Instant::now() + LINE_TIMEOUT;
+        while self.stderr_text().matches(needle).count() < count {
+            if Instant::now() > deadline {
+                self.fail(&format!("the log never held {needle:?} {count} times"));
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Everything the server wrote to stderr so far.
