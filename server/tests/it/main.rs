@@ -10,6 +10,8 @@ mod adversarial;
 mod adversarial_net;
 // Every row of the command table: replies, aliases, argument errors.
 mod commands;
+// The data directory: restarts, modes, damaged and locked files, bounds.
+mod data_dir;
 // What others see when a connection closes: FIN, reset, half-close, /exit.
 mod disconnects;
 // Starts the server, drives clients with deadlines; the control group.

@@ -109,6 +109,17 @@ fn a_long_subnegotiation_is_dropped_and_lines_work_after_it() {
 
 #[test]
 fn the_real_telnet_client_can_name_list_interrupt_and_exit() {
+    run_expect_script("telnet.exp");
+}
+
+#[test]
+fn the_real_telnet_client_hides_the_password_and_echoes_again_after() {
+    run_expect_script("telnet_password.exp");
+}
+
+/// Runs `tests/it/<script>` under `expect` against a fresh server, with
+/// the real `telnet` client; the script exits 0 on success.
+fn run_expect_script(script: &str) {
     for program in ["telnet", "expect"] {
         assert!(
             on_path(program),
@@ -117,7 +128,9 @@ fn the_real_telnet_client_can_name_list_interrupt_and_exit() {
         );
     }
     let server = Server::start();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/telnet.exp");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it")
+        .join(script);
     let mut child = Command::new("expect")
         .arg("-f")
         .arg(&script)
@@ -150,4 +163,30 @@ fn the_real_telnet_client_can_name_list_interrupt_and_exit() {
             String::from_utf8_lossy(&output.stderr),
         ));
     }
+}
+
+#[test]
+fn the_echo_offer_around_a_password_is_acknowledged_not_answered() {
+    let server = Server::start();
+    let mut owner = server.login("wes");
+    owner.send("/register passphrase-of-wes");
+    owner.expect("OK register wes");
+    owner.exit_skipping_events();
+    let mut client = server.connect("client");
+    // Before any offer, DO ECHO is a request, refused as in version 1.
+    client.send_raw(&[IAC, DO, ECHO]);
+    client.expect_bytes(&[IAC, WONT, ECHO]);
+    client.send("wes");
+    client.expect_bytes(&[IAC, WILL, ECHO]);
+    client.expect("PASSWORD wes");
+    // Now DO ECHO agrees to the server's offer: it must not be answered
+    // (an answer would show as a second IAC WONT ECHO below).
+    client.send_raw(&[IAC, DO, ECHO]);
+    client.send("passphrase-of-wes");
+    client.expect_bytes(&[IAC, WONT, ECHO]);
+    client.expect("WELCOME wes");
+    client.skip_info();
+    // DONT ECHO, the answer to the server's WONT, gets nothing either.
+    client.send_raw(&[IAC, DONT, ECHO]);
+    client.quiet();
 }
