@@ -122,7 +122,7 @@ trap 'exit 143' TERM
 # shellcheck disable=SC2016 # $1 to $3 are sh's
 server_script='
 trap : INT # Ctrl-C is for chinwagd (which says goodbye to everyone), not for sh
-"$1" --bind 127.0.0.1:0 >"$2"
+"$1" --bind 127.0.0.1:0 --data none >"$2"
 printf "\n[chinwagd exited with status %s] Enter: end the demo (closes every pane)\n" "$?"
 read -r _
 tmux kill-session -t "=$3"'

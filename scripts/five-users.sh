@@ -126,7 +126,7 @@ now_us() { REPLY=${EPOCHREALTIME//[!0-9]/}; }
 # start_server: chinwagd on a free port; sets addr.
 start_server() {
     mkfifo "$tmp/server.out"
-    "$bin/chinwagd" --bind 127.0.0.1:0 >"$tmp/server.out" 2>"$tmp/server.log" &
+    "$bin/chinwagd" --bind 127.0.0.1:0 --data "$tmp/data" >"$tmp/server.out" 2>"$tmp/server.log" &
     server_pid=$!
     exec {server_out}<"$tmp/server.out"
     local line=
@@ -250,7 +250,7 @@ say() {
 # finished U: U's BYE has come; nothing may follow, and chinwag must exit 0.
 finished() {
     local u=$1 got='' rc=0
-    expect "$u" BYE
+    expect "$u" "BYE exit"
     IFS= read -r -t "$step_timeout" -u "${OUT[$u]}" got || rc=$?
     ((rc > 128)) && fail "expected $u's chinwag to exit after BYE; it is still running after ${step_timeout} s"
     [[ -z $got ]] || fail "expected nothing from $u after BYE, got \"$got\""
@@ -284,12 +284,12 @@ lab() {
 
     step 2 "A connects and takes the name A"
     connect A --name
-    expect A "HELLO chinwag/1" "WELCOME A"
+    expect A "HELLO chinwag/2" "WELCOME A"
     ping A
 
     step 3 "a second client asks for A, is refused, and takes B"
     connect B
-    expect B "HELLO chinwag/1"
+    expect B "HELLO chinwag/2"
     send B A
     expect B "ERR name-taken"
     send B B
@@ -312,7 +312,7 @@ lab() {
     local u
     for u in C D E; do
         connect "$u" --name
-        expect "$u" "HELLO chinwag/1" "WELCOME $u"
+        expect "$u" "HELLO chinwag/2" "WELCOME $u"
         ping "$u"
     done
 
@@ -378,7 +378,7 @@ rooms() {
     step 1 "A, B, C, D and E connect"
     for u in A B C D E; do
         connect "$u" --name
-        expect "$u" "HELLO chinwag/1" "WELCOME $u"
+        expect "$u" "HELLO chinwag/2" "WELCOME $u"
         ping "$u"
     done
 

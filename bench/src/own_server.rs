@@ -36,7 +36,9 @@ pub fn signal(pid: u32, name: &str) {
 /// How to start the server.
 #[derive(Debug, Clone)]
 pub struct Launch {
-    /// chinwagd flags after `--bind 127.0.0.1:0`.
+    /// chinwagd flags after `--bind 127.0.0.1:0`; `--data none` is added
+    /// unless they say `--data` (a benchmark never touches the user's own
+    /// data directory, and two runs never share one).
     pub flags: Vec<String>,
     /// Environment variables set for the server.
     pub env: Vec<(&'static str, String)>,
@@ -95,8 +97,14 @@ impl OwnServer {
         } else {
             Stdio::inherit()
         };
+        let data: &[&str] = if launch.flags.iter().any(|flag| flag == "--data") {
+            &[]
+        } else {
+            &["--data", "none"]
+        };
         let mut child = Command::new(exe)
             .args([SERVE, "--bind", "127.0.0.1:0"])
+            .args(data)
             .args(&launch.flags)
             .envs(launch.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
