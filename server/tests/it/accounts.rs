@@ -230,3 +230,41 @@ fn a_password_prompt_times_out_like_naming() {
     slow.expect_bytes(&common::WONT_ECHO);
     slow.expect_bye_and_close("timeout");
 }
+
+#[test]
+fn passwords_never_reach_the_log_even_at_trace_level() {
+    let mut command = std::process::Command::new(Server::binary());
+    command
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--data",
+            "none",
+            "--flood-rate",
+            "0",
+        ])
+        .env("RUST_LOG", "trace");
+    let server = Server::start_command(command);
+    let secrets = ["first-secret-aa", "second-secret-bb", "wrong-secret-cc"];
+    let mut owner = registered(&server, "nora", secrets[0]);
+    owner.send(&format!("/password {} {}", secrets[0], secrets[1]));
+    owner.expect("OK password");
+    let mut other = at_password_prompt(&server, "other", "nora");
+    other.send(secrets[2]);
+    other.expect("ERR bad-password");
+    let mut taker = at_password_prompt(&server, "taker", "nora");
+    taker.send(secrets[1]);
+    taker.expect("WELCOME nora");
+    taker.skip_info();
+    owner.expect_bye_and_close("replaced");
+    taker.send(&format!("/unregister {}", secrets[1]));
+    taker.expect("OK unregister nora");
+    let log = server.stderr_text();
+    assert!(
+        log.contains("wrong password"),
+        "the log records the attempt"
+    );
+    for secret in secrets {
+        assert!(!log.contains(secret), "{secret} is in the log");
+    }
+}

@@ -11,6 +11,7 @@ mod every_command_in_every_state;
 mod faults_limits_and_amplification;
 mod invalid_utf8;
 mod over_long_lines;
+mod passwords;
 mod races;
 mod telnet;
 mod write_patterns;
