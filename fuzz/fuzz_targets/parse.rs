@@ -1,5 +1,7 @@
 //! Both parsers on arbitrary text: client lines never panic and relay only
-//! sanitised text; a server line that parses formats back to itself.
+//! sanitised text (messages, tokens, `/me`, reasons, topics; passwords are
+//! taken as typed and never relayed); a server line that parses formats
+//! back to itself.
 #![no_main]
 
 use common::{Command, Input, ServerLine, is_forbidden, parse_input};
@@ -11,6 +13,12 @@ fuzz_target!(|text: &str| {
         Input::Command(Ok(Command::Ping(Some(token)))) => {
             assert!(!token.chars().any(is_forbidden) && !token.contains(' '));
         }
+        Input::Command(Ok(
+            Command::Me(text)
+            | Command::Away(Some(text))
+            | Command::Topic(Some(text))
+            | Command::Kick(_, Some(text)),
+        )) => assert!(!text.chars().any(is_forbidden)),
         Input::Command(_) => {}
     }
     // The server never sends CR or LF inside a line, so only such lines are
