@@ -541,6 +541,12 @@ impl Connection {
                 Happening::Unregistered(account) => {
                     tracing::info!(conn, account = ?account, "unregistered");
                 }
+                Happening::TopicSet(room) => {
+                    tracing::info!(conn, name = ?name, room = ?room, "topic set");
+                }
+                Happening::Kicked(room, whom) => {
+                    tracing::info!(conn, name = ?name, room = ?room, whom = ?whom, "kicked");
+                }
             }
         }
         self.to_log.clear();

@@ -3,6 +3,7 @@
 //! Argon2 runs off the lock: these methods hand the connection a [`Task`]
 //! and finish in [`Hub::task_done`] once it reports.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,7 +29,13 @@ impl<P: Clone> Hub<P> {
         let per_minute = f64::from(self.settings.password_tries);
         let tries = TokenBucket::new(per_minute / 60.0, per_minute, now);
         let folded = Arc::from(name.folded());
-        self.accounts.insert(folded, Account { name, hash, tries });
+        let account = Account {
+            name,
+            hash,
+            tries,
+            ignores: BTreeMap::new(),
+        };
+        self.accounts.insert(folded, account);
     }
 
     /// Whether `name` is registered (then naming asks for its password).
@@ -220,6 +227,21 @@ impl<P: Clone> Hub<P> {
             name: name.clone(),
             hash,
         });
+        // The session's ignore list becomes the account's, kept from now on.
+        let ignores = self
+            .conns
+            .get(&id)
+            .map(|conn| conn.ignores.clone())
+            .unwrap_or_default();
+        for ignored in ignores.values() {
+            out.remember.push(Remember::Ignore {
+                owner: Arc::from(name.folded()),
+                ignored: ignored.clone(),
+            });
+        }
+        if let Some(account) = self.accounts.get_mut(name.folded()) {
+            account.ignores = ignores;
+        }
         out.reply(ServerLine::Ok(OkReply::Register(name.shared().clone())));
         out.happened.push(Happening::Registered(name));
     }

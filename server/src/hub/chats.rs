@@ -1,10 +1,13 @@
 //! One-to-one chats: requests (`/chat`, `/accept`, `/decline`, `/cancel`),
-//! the chat itself, and how pending requests are resolved when a user
-//! stops being available.
+//! the chat itself (messages and actions), and how pending requests are
+//! resolved when a user stops being available. A request to someone who
+//! ignores its sender is recorded but never shown to them: `REQUEST`,
+//! `CANCELLED` and their messages stay away, and `/accept` and `/decline`
+//! do not see it.
 
 use std::sync::Arc;
 
-use common::{CancelReason, DeclineReason, EndReason, ErrorCode, OkReply, ServerLine};
+use common::{CancelReason, DeclineReason, EndReason, ErrorCode, HistoryKind, OkReply, ServerLine};
 
 use super::{ConnId, Ending, Happening, Hub, Outcome, State};
 
@@ -57,16 +60,25 @@ impl<P: Clone> Hub<P> {
         };
         let previous = conn.outgoing.replace(target);
         let from = self.shown_name(id);
-        if let Some(previous) = previous.filter(|&previous| previous != target)
-            && let Some(old) = self.conns.get_mut(&previous)
-        {
-            old.incoming.remove(&id);
-            let line = ServerLine::Cancelled(from.clone(), CancelReason::Cancelled);
-            out.send(old.peer.clone(), line);
+        if let Some(previous) = previous.filter(|&previous| previous != target) {
+            let shown = !self.is_ignoring(previous, id);
+            if let Some(old) = self.conns.get_mut(&previous) {
+                old.incoming.remove(&id);
+                if shown {
+                    let line = ServerLine::Cancelled(from.clone(), CancelReason::Cancelled);
+                    out.send(old.peer.clone(), line);
+                }
+            }
+        }
+        let shown = !self.is_ignoring(target, id);
+        if let Some(away) = self.away_line(target) {
+            out.reply(away);
         }
         if let Some(conn) = self.conns.get_mut(&target) {
             conn.incoming.insert(id);
-            out.send(conn.peer.clone(), ServerLine::Request(from));
+            if shown {
+                out.send(conn.peer.clone(), ServerLine::Request(from));
+            }
         }
         out.reply(ServerLine::Ok(OkReply::Chat(target_name)));
     }
@@ -117,24 +129,37 @@ impl<P: Clone> Hub<P> {
             return out.error(ErrorCode::NoRequest);
         };
         let me = self.shown_name(id);
+        let shown = !self.is_ignoring(target, id);
         if let Some(conn) = self.conns.get_mut(&target) {
             conn.incoming.remove(&id);
-            let line = ServerLine::Cancelled(me, CancelReason::Cancelled);
-            out.send(conn.peer.clone(), line);
+            if shown {
+                let line = ServerLine::Cancelled(me, CancelReason::Cancelled);
+                out.send(conn.peer.clone(), line);
+            }
         }
         out.reply(ServerLine::Ok(OkReply::Cancel(self.shown_name(target))));
     }
 
-    /// A line of text in a chat: to the partner, no echo.
+    /// A line of text or an action in a chat: to the partner (unless it
+    /// ignores the sender), no echo, never stored.
     pub(super) fn chat_message(
         &mut self,
         id: ConnId,
         partner: ConnId,
         text: Arc<str>,
+        kind: HistoryKind,
         out: &mut Outcome<P>,
     ) {
+        if self.is_ignoring(partner, id) {
+            return;
+        }
         if let Some(peer) = self.peer(partner) {
-            out.send(peer, ServerLine::Msg(self.shown_name(id), text));
+            let from = self.shown_name(id);
+            let line = match kind {
+                HistoryKind::Msg => ServerLine::Msg(from, text),
+                HistoryKind::Action => ServerLine::Action(None, from, text),
+            };
+            out.send(peer, line);
         }
     }
 
@@ -206,32 +231,38 @@ impl<P: Clone> Hub<P> {
                 out.send(other.peer.clone(), line);
             }
         }
+        let hidden = outgoing.is_some_and(|target| self.is_ignoring(target, id));
         if let Some(target) = outgoing
             && let Some(other) = self.conns.get_mut(&target)
         {
             other.incoming.remove(&id);
-            if Some(target) != spared {
+            if Some(target) != spared && !hidden {
                 let line = ServerLine::Cancelled(name, why.to_target);
                 out.send(other.peer.clone(), line);
             }
         }
     }
 
-    /// The requester `/accept` or `/decline` acts on.
+    /// The requester `/accept` or `/decline` acts on, among the requests
+    /// `id` can see (not those from users it ignores).
     fn pending_request(&self, id: ConnId, from: Option<&str>) -> Result<ConnId, ErrorCode> {
         let incoming = self.conns.get(&id).map(|conn| &conn.incoming);
         let Some(incoming) = incoming else {
             return Err(ErrorCode::NoRequest);
         };
+        let mut visible = incoming
+            .iter()
+            .copied()
+            .filter(|&requester| !self.is_ignoring(id, requester));
         match from {
-            None => match incoming.len() {
-                0 => Err(ErrorCode::NoRequest),
-                1 => incoming.first().copied().ok_or(ErrorCode::NoRequest),
-                _ => Err(ErrorCode::Usage),
+            None => match (visible.next(), visible.next()) {
+                (None, _) => Err(ErrorCode::NoRequest),
+                (Some(requester), None) => Ok(requester),
+                (Some(_), Some(_)) => Err(ErrorCode::Usage),
             },
             Some(from) => {
                 let requester = self.lookup_other(id, from)?;
-                if incoming.contains(&requester) {
+                if visible.any(|visible| visible == requester) {
                     Ok(requester)
                 } else {
                     Err(ErrorCode::NoRequest)

@@ -2,6 +2,8 @@
 //! the property test and the fuzz target (cargo feature `invariants`), never
 //! in a release build.
 
+use common::Name;
+
 use super::{Hub, State};
 
 impl<P: Clone> Hub<P> {
@@ -14,7 +16,7 @@ impl<P: Clone> Hub<P> {
                 .get(id)
                 .expect("a name points at a missing connection");
             assert_eq!(
-                conn.name.as_ref().map(common::Name::folded),
+                conn.name.as_ref().map(Name::folded),
                 Some(&**folded),
                 "name map out of sync"
             );
@@ -34,7 +36,10 @@ impl<P: Clone> Hub<P> {
                 }
                 State::InRoom(room) => {
                     let room = self.rooms.get(room).expect("in a missing room");
-                    assert!(room.members.contains(id), "room does not list its member");
+                    assert!(
+                        room.members.contains_key(id),
+                        "room does not list its member"
+                    );
                 }
             }
             if let Some(target) = conn.outgoing {
@@ -64,9 +69,13 @@ impl<P: Clone> Hub<P> {
         assert!(self.history.within_bounds(), "history over its bounds");
         for room in self.rooms.values() {
             assert!(!room.members.is_empty(), "an empty room was kept");
-            for member in &room.members {
+            for member in room.members.keys() {
                 assert!(self.conns.contains_key(member), "ghost room member");
             }
+            assert!(
+                room.members.contains_key(&room.operator),
+                "a room's operator is not a member"
+            );
         }
     }
 
@@ -78,6 +87,11 @@ impl<P: Clone> Hub<P> {
     /// Number of rooms.
     pub fn n_rooms(&self) -> usize {
         self.rooms.len()
+    }
+
+    /// The operator of a room, by folded name.
+    pub fn operator_of(&self, room: &str) -> Option<&Name> {
+        self.name_of(self.rooms.get(room)?.operator)
     }
 
     /// Number of rooms with history.

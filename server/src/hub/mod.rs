@@ -12,8 +12,10 @@
 mod accounts;
 mod chats;
 mod history;
+mod ignores;
 #[cfg(any(test, feature = "invariants"))]
 mod invariants;
+mod moderation;
 mod naming;
 mod outcome;
 mod presence;
@@ -24,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::{Command, ErrorCode, Input, Name, OkReply, Parsed, ServerLine, fold};
+use common::{Command, ErrorCode, HistoryKind, Input, Name, OkReply, Parsed, ServerLine, fold};
 
 use crate::flood::TokenBucket;
 
@@ -113,6 +115,11 @@ struct Conn<P> {
     incoming: BTreeSet<ConnId>,
     /// Wrong passwords on this connection; the fifth closes it.
     wrong_passwords: u8,
+    /// `/away`: the reason (possibly empty) while away.
+    away: Option<Arc<str>>,
+    /// Folded name to name: whose lines this user does not receive. For a
+    /// registered name, a copy of the account's list, kept in step.
+    ignores: BTreeMap<Arc<str>, Name>,
 }
 
 /// A registered name.
@@ -124,12 +131,22 @@ struct Account {
     hash: Arc<str>,
     /// Password checks left this minute.
     tries: TokenBucket,
+    /// Its ignore list, kept across sessions.
+    ignores: BTreeMap<Arc<str>, Name>,
 }
 
 #[derive(Debug)]
 struct Room {
     name: Name,
-    members: BTreeSet<ConnId>,
+    /// Member to when it joined (the hub's join counter): the operator's
+    /// successor is the member here longest.
+    members: BTreeMap<ConnId, u64>,
+    /// Who may set the topic, kick and ban.
+    operator: ConnId,
+    /// The topic and who set it.
+    topic: Option<(Arc<str>, Arc<str>)>,
+    /// Folded names that may not join while the room exists.
+    banned: BTreeSet<Arc<str>>,
 }
 
 /// All users, requests, chats and rooms. `P` is how the caller reaches a
@@ -145,6 +162,8 @@ pub struct Hub<P> {
     accounts: HashMap<Arc<str>, Account>,
     /// Rooms' recent lines, kept while a room is empty.
     history: history::History,
+    /// Counts joins, to order room members by when they came.
+    joins: u64,
     settings: Settings,
 }
 
@@ -163,10 +182,16 @@ impl<P: Clone> Hub<P> {
             rooms: BTreeMap::new(),
             accounts: HashMap::new(),
             history: history::History::new(settings.history_per_room, settings.history_rooms),
+            joins: 0,
             settings,
         };
         for (name, hash) in memory.accounts {
             hub.add_account(name, hash, now);
+        }
+        for (owner, ignored) in memory.ignores {
+            if let Some(account) = hub.accounts.get_mut(&owner) {
+                account.ignores.insert(Arc::from(ignored.folded()), ignored);
+            }
         }
         hub.history.load(memory.rooms);
         hub
@@ -183,6 +208,8 @@ impl<P: Clone> Hub<P> {
                 outgoing: None,
                 incoming: BTreeSet::new(),
                 wrong_passwords: 0,
+                away: None,
+                ignores: BTreeMap::new(),
             },
         );
     }
@@ -213,11 +240,11 @@ impl<P: Clone> Hub<P> {
             (State::Available, Input::Text { alias: None, .. }) => out.error(ErrorCode::NotInChat),
             (State::Chatting(partner), Input::Text { text, .. }) => {
                 let partner = *partner;
-                self.chat_message(id, partner, text, out);
+                self.chat_message(id, partner, text, HistoryKind::Msg, out);
             }
             (State::InRoom(room), Input::Text { text, .. }) => {
                 let room = room.clone();
-                self.room_message(id, &room, text, now, out);
+                self.room_message(id, &room, text, HistoryKind::Msg, now, out);
             }
         }
     }
@@ -259,8 +286,15 @@ impl<P: Clone> Hub<P> {
             Command::Register(password) => self.register(id, password, now, out),
             Command::Password { old, new } => self.change_password(id, old, new, now, out),
             Command::Unregister(password) => self.unregister(id, password, now, out),
-            // Version 2's other commands arrive with the features behind them.
-            _ => out.error(ErrorCode::UnknownCommand),
+            Command::Me(text) => self.me(id, text, now, out),
+            Command::Away(reason) => self.away(id, reason, out),
+            Command::Back => self.back(id, out),
+            Command::Ignore(name) => self.ignore(id, &name, out),
+            Command::Unignore(name) => self.unignore(id, &name, out),
+            Command::Ignores => self.list_ignores(id, out),
+            Command::Topic(text) => self.topic(id, text, out),
+            Command::Kick(name, reason) => self.kick(id, &name, reason, out),
+            Command::Ban(name) => self.ban(id, &name, out),
         }
     }
 
@@ -313,6 +347,32 @@ impl<P: Clone> Hub<P> {
 
     fn peer(&self, id: ConnId) -> Option<P> {
         self.conns.get(&id).map(|conn| conn.peer.clone())
+    }
+
+    /// Whether `receiver` ignores `sender`: then `sender`'s requests,
+    /// messages, actions and room lines do not reach it.
+    fn is_ignoring(&self, receiver: ConnId, sender: ConnId) -> bool {
+        let Some(conn) = self.conns.get(&receiver) else {
+            return false;
+        };
+        if conn.ignores.is_empty() {
+            return false;
+        }
+        self.name_of(sender)
+            .is_some_and(|name| conn.ignores.contains_key(name.folded()))
+    }
+
+    /// `/me TEXT`: an action, in a chat or a room.
+    fn me(&mut self, id: ConnId, text: Arc<str>, now: Now, out: &mut Outcome<P>) {
+        match self.conns.get(&id).map(|conn| conn.state.clone()) {
+            Some(State::Chatting(partner)) => {
+                self.chat_message(id, partner, text, HistoryKind::Action, out);
+            }
+            Some(State::InRoom(room)) => {
+                self.room_message(id, &room, text, HistoryKind::Action, now, out);
+            }
+            _ => out.error(ErrorCode::NotInChat),
+        }
     }
 
     /// The shown name of a connection (`-` before it has one, which only a

@@ -40,6 +40,9 @@ impl<P: Clone> Hub<P> {
         };
         conn.name = Some(name.clone());
         conn.state = State::Available;
+        if let Some(account) = self.accounts.get(name.folded()) {
+            conn.ignores.clone_from(&account.ignores);
+        }
         self.names.insert(Arc::from(name.folded()), id);
         out.reply(ServerLine::Welcome(name.shared().clone()));
         prose::welcome(&name, self.names.len() - 1, out);

@@ -42,6 +42,10 @@ pub enum Happening {
     JoinedRoom(Arc<str>),
     /// The caller left this room.
     LeftRoom(Arc<str>, PartReason),
+    /// The caller, an operator, set this room's topic.
+    TopicSet(Arc<str>),
+    /// The caller, an operator, removed this user from this room.
+    Kicked(Arc<str>, Arc<str>),
 }
 
 /// One stored room line, shared by the room's history in memory and the

@@ -1,8 +1,9 @@
-//! Group rooms: `/join` (with the room's history), `/rooms`, room
-//! messages, and leaving. A room is created by its first member and
-//! deleted with its last; its history outlives it (`history.rs`).
+//! Group rooms: `/join` (with the room's history and topic), `/rooms`,
+//! room messages and actions, and leaving. A room is created by its first
+//! member, who is its operator, and deleted with its last; its history
+//! outlives it (`history.rs`); its topic and bans do not (`moderation.rs`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use common::{ErrorCode, HistoryKind, HistoryLine, Name, OkReply, PartReason, ServerLine};
@@ -19,16 +20,28 @@ impl<P: Clone> Hub<P> {
         let Ok(room_name) = Name::parse(room) else {
             return out.error(ErrorCode::NameInvalid);
         };
-        self.resolve_requests(id, None, BECAME_BUSY, out);
         let key: Arc<str> = Arc::from(room_name.folded());
+        let me = self.name_of(id).map(|name| Arc::<str>::from(name.folded()));
+        if let (Some(room), Some(me)) = (self.rooms.get(&key), &me)
+            && room.banned.contains(me)
+        {
+            return out.error(ErrorCode::Banned);
+        }
+        self.resolve_requests(id, None, BECAME_BUSY, out);
+        self.joins += 1;
+        let joined_at = self.joins;
         let room = self.rooms.entry(key.clone()).or_insert_with(|| Room {
             name: room_name,
-            members: BTreeSet::new(),
+            members: BTreeMap::new(),
+            operator: id,
+            topic: None,
+            banned: BTreeSet::new(),
         });
         let shown_room = room.name.shared().clone();
-        let others: Vec<ConnId> = room.members.iter().copied().collect();
-        room.members.insert(id);
+        let others: Vec<ConnId> = room.members.keys().copied().collect();
+        room.members.insert(id, joined_at);
         let n_members = room.members.len();
+        let topic = room.topic.clone();
         if let Some(conn) = self.conns.get_mut(&id) {
             conn.state = State::InRoom(key.clone());
         }
@@ -39,6 +52,9 @@ impl<P: Clone> Hub<P> {
         let line = ServerLine::Joined(shown_room.clone(), self.shown_name(id));
         out.send_many(peers, line);
         for said in self.history.lines(&key) {
+            if self.is_ignoring_name(id, &said.from) {
+                continue;
+            }
             out.reply(ServerLine::History(Box::new(HistoryLine {
                 room: shown_room.clone(),
                 at_ms: said.at_ms,
@@ -46,6 +62,9 @@ impl<P: Clone> Hub<P> {
                 from: said.from.clone(),
                 text: said.text.clone(),
             })));
+        }
+        if let Some((setter, text)) = topic {
+            out.reply(ServerLine::Topic(shown_room.clone(), Some(setter), text));
         }
         out.happened.push(Happening::JoinedRoom(shown_room.clone()));
         out.reply(ServerLine::Ok(OkReply::Join(shown_room, n_members)));
@@ -62,13 +81,15 @@ impl<P: Clone> Hub<P> {
         out.reply(ServerLine::Ok(OkReply::Rooms(self.rooms.len())));
     }
 
-    /// A line of text in a room: to every other member, no echo; kept in
-    /// the room's history (also when nobody else is there to read it).
+    /// A line of text or an action in a room: to every other member who
+    /// does not ignore the sender, no echo; kept in the room's history
+    /// (also when nobody else is there to read it).
     pub(super) fn room_message(
         &mut self,
         id: ConnId,
         room: &str,
         text: Arc<str>,
+        kind: HistoryKind,
         now: Now,
         out: &mut Outcome<P>,
     ) {
@@ -76,15 +97,21 @@ impl<P: Clone> Hub<P> {
             return;
         };
         let from = self.shown_name(id);
-        let peers = self.room_peers(room, Some(id));
+        let peers = self.room_peers(room, Some(id), Some(id));
         let room_name = room.name.clone();
         if !peers.is_empty() {
-            let line = ServerLine::Room(room_name.shared().clone(), from.clone(), text.clone());
+            let shown_room = room_name.shared().clone();
+            let line = match kind {
+                HistoryKind::Msg => ServerLine::Room(shown_room, from.clone(), text.clone()),
+                HistoryKind::Action => {
+                    ServerLine::Action(Some(shown_room), from.clone(), text.clone())
+                }
+            };
             out.send_many(peers, line);
         }
         let said = Said {
             at_ms: now.unix_ms,
-            kind: HistoryKind::Msg,
+            kind,
             from,
             text,
         };
@@ -92,7 +119,8 @@ impl<P: Clone> Hub<P> {
     }
 
     /// `id` has already left `room` in its own state: takes it off the
-    /// member list, deletes the room if it is empty, else tells the others.
+    /// member list, deletes the room if it is empty, else tells the others
+    /// and, if `id` was the operator, names the member here longest.
     pub(super) fn part(&mut self, id: ConnId, room: &str, why: Ending, out: &mut Outcome<P>) {
         let reason = match why {
             Ending::Left => PartReason::Left,
@@ -109,20 +137,41 @@ impl<P: Clone> Hub<P> {
             self.rooms.remove(room);
             return;
         }
+        let successor = (entry.operator == id)
+            .then(|| {
+                let (&member, _) = entry.members.iter().min_by_key(|(_, joined)| **joined)?;
+                entry.operator = member;
+                Some(member)
+            })
+            .flatten();
         let Some(entry) = self.rooms.get(room) else {
             return;
         };
-        let peers = self.room_peers(entry, None);
+        let peers = self.room_peers(entry, None, None);
         out.send_many(
-            peers,
-            ServerLine::Parted(shown_room, self.shown_name(id), reason),
+            peers.clone(),
+            ServerLine::Parted(shown_room.clone(), self.shown_name(id), reason),
         );
+        if let Some(successor) = successor {
+            out.send_many(
+                peers,
+                ServerLine::Op(shown_room, self.shown_name(successor)),
+            );
+        }
     }
 
-    fn room_peers(&self, room: &Room, except: Option<ConnId>) -> Vec<P> {
+    /// The members to send a room line to: all but `except`, and none
+    /// that ignores `sender`.
+    pub(super) fn room_peers(
+        &self,
+        room: &Room,
+        except: Option<ConnId>,
+        sender: Option<ConnId>,
+    ) -> Vec<P> {
         room.members
-            .iter()
+            .keys()
             .filter(|&&member| Some(member) != except)
+            .filter(|&&member| sender.is_none_or(|sender| !self.is_ignoring(member, sender)))
             .filter_map(|&member| self.peer(member))
             .collect()
     }

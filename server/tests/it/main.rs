@@ -18,6 +18,8 @@ mod disconnects;
 mod harness;
 // The 2019 lab report's scenario, replayed line by line.
 mod lab;
+// Version 2's manners: /me, away, ignore, operators, topic, kick, ban.
+mod manners;
 // Line length, UTF-8, sanitising, --max-clients, slow readers, flood control.
 mod limits;
 // Two users' lines racing each other: requests, names, leave, accept.

@@ -32,7 +32,10 @@ const BYE: &str = "BYE exit | CLOSED";
 const BYE_REQUESTING: &str = "BYE exit | CLOSED || bob: CANCELLED amy disconnected";
 const BYE_REQUESTED: &str = "BYE exit | CLOSED || bob: DECLINED amy disconnected";
 const BYE_CHATTING: &str = "BYE exit | CLOSED || bob: ENDED amy disconnected";
-const BYE_ROOM: &str = "BYE exit | CLOSED || bob: PARTED den amy disconnected";
+const BYE_ROOM: &str = "BYE exit | CLOSED || bob: PARTED den amy disconnected | OP den bob";
+const NIR: &str = "ERR not-in-room";
+const WEAK: &str = "ERR weak-password";
+const NREG: &str = "ERR not-registered";
 const ASK_BOB: &str = "OK chat bob || bob: REQUEST amy";
 
 /// `amy` (the subject) in each state, with `bob` as the other party and
@@ -81,7 +84,7 @@ const TABLE: &[(&str, [&str; 6])] = &[
     ("/decline amy", [NI, SELF, SELF, SELF, NR, NR]),
     ("/cancel", [NI, NR, "OK cancel bob || bob: CANCELLED amy cancelled", NR, NR, NR]),
     ("/cancel bob", [NI, U, U, U, U, U]),
-    ("/leave", [NI, NIC, NIC, NIC, "OK leave chat bob || bob: ENDED amy left", "OK leave room den || bob: PARTED den amy left"]),
+    ("/leave", [NI, NIC, NIC, NIC, "OK leave chat bob || bob: ENDED amy left", "OK leave room den || bob: PARTED den amy left | OP den bob"]),
     ("/leave now", [NI, U, U, U, U, U]),
     ("/join den", [NI, "OK join den 1", "OK join den 1 || bob: CANCELLED amy busy", "OK join den 1 || bob: DECLINED amy busy", NA, NA]),
     ("/join -x", [NI, NI, NI, NI, NA, NA]),
@@ -101,6 +104,36 @@ const TABLE: &[(&str, [&str; 6])] = &[
     ("//list", [NI, NIC, NIC, NIC, "|| bob: MSG amy /list", "|| bob: ROOM den amy /list"]),
     ("bob", ["ERR name-taken", NIC, NIC, NIC, "|| bob: MSG amy bob", "|| bob: ROOM den amy bob"]),
     ("CAT", ["ERR name-taken", NIC, NIC, NIC, "|| bob: MSG amy CAT", "|| bob: ROOM den amy CAT"]),
+    ("/me waves", [NI, NIC, NIC, NIC, "|| bob: ACTION - amy waves", "|| bob: ACTION den amy waves"]),
+    ("/ME  waves  twice", [NI, NIC, NIC, NIC, "|| bob: ACTION - amy waves  twice", "|| bob: ACTION den amy waves  twice"]),
+    ("/me", [NI, U, U, U, U, U]),
+    ("/away", [NI, "OK away", "OK away", "OK away", "OK away", "OK away"]),
+    ("/away at lunch", [NI, "OK away", "OK away", "OK away", "OK away", "OK away"]),
+    ("/back", [NI, "OK back", "OK back", "OK back", "OK back", "OK back"]),
+    ("/back now", [NI, U, U, U, U, U]),
+    ("/ignore cat", [NI, "OK ignore cat", "OK ignore cat", "OK ignore cat", "OK ignore cat", "OK ignore cat"]),
+    ("/ignore AMY", [NI, SELF, SELF, SELF, SELF, SELF]),
+    ("/ignore -x", [NI, NI, NI, NI, NI, NI]),
+    ("/ignore", [NI, U, U, U, U, U]),
+    ("/unignore cat", [NI, "OK unignore cat", "OK unignore cat", "OK unignore cat", "OK unignore cat", "OK unignore cat"]),
+    ("/ignores", [NI, "OK ignores 0", "OK ignores 0", "OK ignores 0", "OK ignores 0", "OK ignores 0"]),
+    ("/ignores x", [NI, U, U, U, U, U]),
+    ("/topic", [NI, NIR, NIR, NIR, NIR, "TOPIC den - | OK topic"]),
+    ("/topic quiz at ten", [NI, NIR, NIR, NIR, NIR, "TOPIC den amy quiz at ten | OK topic || bob: TOPIC den amy quiz at ten"]),
+    ("/kick bob", [NI, NIR, NIR, NIR, NIR, "PARTED den bob kicked | OK kick bob || bob: KICKED den amy"]),
+    ("/kick bob rude", [NI, NIR, NIR, NIR, NIR, "PARTED den bob kicked | OK kick bob || bob: KICKED den amy rude"]),
+    ("/kick cat", [NI, NIR, NIR, NIR, NIR, NSU]),
+    ("/kick amy", [NI, NIR, NIR, NIR, NIR, SELF]),
+    ("/kick", [NI, U, U, U, U, U]),
+    ("/ban bob", [NI, NIR, NIR, NIR, NIR, "PARTED den bob kicked | OK ban bob || bob: KICKED den amy banned"]),
+    ("/ban cat", [NI, NIR, NIR, NIR, NIR, "OK ban cat"]),
+    ("/ban amy", [NI, NIR, NIR, NIR, NIR, SELF]),
+    ("/ban", [NI, U, U, U, U, U]),
+    ("/register short", [NI, WEAK, WEAK, WEAK, WEAK, WEAK]),
+    ("/register", [NI, U, U, U, U, U]),
+    ("/password old new", [NI, NREG, NREG, NREG, NREG, NREG]),
+    ("/password old", [NI, U, U, U, U, U]),
+    ("/unregister some thing", [NI, NREG, NREG, NREG, NREG, NREG]),
     ("/exit", [BYE, BYE, BYE_REQUESTING, BYE_REQUESTED, BYE_CHATTING, BYE_ROOM]),
     ("/QUIT now", [BYE, BYE, BYE_REQUESTING, BYE_REQUESTED, BYE_CHATTING, BYE_ROOM]),
     ("3 now", [NI, BYE, BYE_REQUESTING, BYE_REQUESTED, "|| bob: MSG amy 3 now", "|| bob: ROOM den amy 3 now"]),

@@ -266,8 +266,9 @@ fn a_join_racing_the_last_members_leave_leaves_one_consistent_room() {
         la.extend(a.sync());
         lb.extend(b.sync());
         let upper = room.to_uppercase();
-        // bob joined alice's room (her spelling) and saw her part, or
-        // created a new room (his spelling) after it was deleted.
+        // bob joined alice's room (her spelling) and saw her part, and
+        // became its operator as the member left; or created a new room
+        // (his spelling) after it was deleted.
         let joined_first =
             la == [
                 format!("JOINED {room} bob"),
@@ -276,6 +277,7 @@ fn a_join_racing_the_last_members_leave_leaves_one_consistent_room() {
                 == [
                     format!("OK join {room} 2"),
                     format!("PARTED {room} alice left"),
+                    format!("OP {room} bob"),
                 ];
         let created_after =
             la == [format!("OK leave room {room}")] && lb == [format!("OK join {upper} 1")];
