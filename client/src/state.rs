@@ -11,6 +11,8 @@ use common::{ErrorCode, OkReply, ServerLine, UserState, fold};
 pub(crate) enum Place {
     /// Connected, no name accepted yet.
     Naming,
+    /// The server asked for the password of this registered name.
+    Password(String),
     /// At the menu (available).
     Menu,
     /// In a one-to-one chat with this partner.
@@ -35,6 +37,16 @@ pub(crate) struct State {
     pub(crate) saw_bye: bool,
     /// The server refused the last name we tried.
     pub(crate) refused_name: bool,
+    /// The registered name whose password was last asked for.
+    pub(crate) password_for: Option<String>,
+    /// The server refused the last password we sent.
+    pub(crate) refused_password: bool,
+    /// A line was sent before the name was accepted and its answer has
+    /// not come yet (pipe mode sends naming lines one at a time).
+    pub(crate) awaiting_answer: bool,
+    /// We closed the connection ourselves without a `BYE` (leaving while
+    /// the server waited for a password, which would take `/quit` as one).
+    pub(crate) hung_up: bool,
     /// Rows about the end of the connection, printed by whoever exits.
     pub(crate) last_words: Vec<String>,
     /// The connection is over and every row about it is in `last_words`.
@@ -51,13 +63,22 @@ pub(crate) struct State {
     fresh_users: Option<BTreeMap<String, String>>,
     /// `/rooms` rows arriving before their `OK rooms`, to replace `rooms`.
     fresh_rooms: Option<BTreeMap<String, String>>,
+    /// Users we ignore, from `/ignores` and our own `/ignore`: folded → shown.
+    ignored: BTreeMap<String, String>,
+    /// `/ignores` rows arriving before their `OK ignores`.
+    fresh_ignored: Option<BTreeMap<String, String>>,
 }
 
 impl State {
-    /// The process's exit status: 0 after a `BYE` we asked for; 1 when the
-    /// server ended the session on its own or the connection broke.
+    /// The process's exit status: 0 after a `BYE` we asked for (or when we
+    /// hung up ourselves); 1 when the server ended the session on its own
+    /// or the connection broke.
     pub(crate) fn exit_status(&self) -> u8 {
-        if self.saw_bye && self.leaving { 0 } else { 1 }
+        if self.leaving && (self.saw_bye || self.hung_up) {
+            0
+        } else {
+            1
+        }
     }
 
     pub(crate) fn new() -> State {
@@ -68,6 +89,10 @@ impl State {
             leaving: false,
             saw_bye: false,
             refused_name: false,
+            password_for: None,
+            refused_password: false,
+            awaiting_answer: false,
+            hung_up: false,
             last_words: Vec::new(),
             finished: false,
             requests: Vec::new(),
@@ -76,6 +101,8 @@ impl State {
             rooms: BTreeMap::new(),
             fresh_users: None,
             fresh_rooms: None,
+            ignored: BTreeMap::new(),
+            fresh_ignored: None,
         }
     }
 
@@ -83,6 +110,7 @@ impl State {
     pub(crate) fn prompt(&self) -> String {
         match &self.place {
             Place::Naming => "name> ".to_owned(),
+            Place::Password(name) => format!("password for {name}: "),
             Place::Menu => "menu> ".to_owned(),
             Place::Chat(partner) => format!("chat:{partner}> "),
             Place::Room(room) => format!("#{room}> "),
@@ -100,10 +128,20 @@ impl State {
         self.rooms.values().map(String::as_str)
     }
 
+    /// Users we ignore, as shown, sorted case-insensitively.
+    pub(crate) fn ignored(&self) -> impl Iterator<Item = &str> {
+        self.ignored.values().map(String::as_str)
+    }
+
     /// Records a name we are about to send while naming.
     pub(crate) fn trying_name(&mut self, name: &str) {
         self.tried_name = Some(name.to_owned());
         self.refused_name = false;
+    }
+
+    /// Records that a password is about to be sent.
+    pub(crate) fn sending_password(&mut self) {
+        self.refused_password = false;
     }
 
     fn see_user(&mut self, name: &str) {
@@ -127,30 +165,59 @@ impl State {
     /// Updates the state from one server line. Call it before rendering
     /// the line, so the prompt changes together with the notice.
     pub(crate) fn apply(&mut self, line: &ServerLine) {
+        if matches!(
+            line,
+            ServerLine::Welcome(_)
+                | ServerLine::Password(_)
+                | ServerLine::Ok(_)
+                | ServerLine::Err(..)
+                | ServerLine::Bye(..)
+        ) {
+            self.awaiting_answer = false;
+        }
         match line {
             ServerLine::Hello(_) => self.place = Place::Naming,
             ServerLine::Welcome(name) => {
                 self.me = Some(name.to_string());
                 self.place = Place::Menu;
+                self.password_for = None;
                 self.see_user(name);
             }
-            ServerLine::Info(_) => {}
-            ServerLine::Password(_)
-            | ServerLine::History(_)
-            | ServerLine::Action(..)
-            | ServerLine::Away(..)
-            | ServerLine::Ignoring(_)
-            | ServerLine::Topic(..)
-            | ServerLine::Op(..)
-            | ServerLine::Kicked(..) => {}
-            ServerLine::Ok(reply) => self.apply_ok(reply),
-            ServerLine::Err(code, _) => {
-                if self.me.is_none()
-                    && matches!(code, ErrorCode::NameTaken | ErrorCode::NameInvalid)
-                {
-                    self.refused_name = true;
+            ServerLine::Password(name) => {
+                self.place = Place::Password(name.to_string());
+                self.password_for = Some(name.to_string());
+            }
+            ServerLine::Info(_) | ServerLine::History(_) => {}
+            ServerLine::Action(room, from, _) => {
+                if let Some(room) = room {
+                    self.see_room(room);
+                }
+                self.see_user(from);
+            }
+            ServerLine::Away(name, _) => self.see_user(name),
+            ServerLine::Ignoring(name) => {
+                self.fresh_ignored
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(fold(name), name.to_string());
+            }
+            ServerLine::Topic(room, setter, _) => {
+                self.see_room(room);
+                if let Some(setter) = setter {
+                    self.see_user(setter);
                 }
             }
+            ServerLine::Op(room, name) => {
+                self.see_room(room);
+                self.see_user(name);
+            }
+            ServerLine::Kicked(room, by, _) => {
+                self.see_user(by);
+                if matches!(&self.place, Place::Room(r) if r.eq_ignore_ascii_case(room)) {
+                    self.place = Place::Menu;
+                }
+            }
+            ServerLine::Ok(reply) => self.apply_ok(reply),
+            ServerLine::Err(code, _) => self.apply_err(*code),
             ServerLine::User(name, user_state) => {
                 self.fresh_users.get_or_insert_with(BTreeMap::new);
                 self.see_user(name);
@@ -202,20 +269,47 @@ impl State {
         }
     }
 
+    fn apply_err(&mut self, code: ErrorCode) {
+        if self.me.is_some() {
+            return;
+        }
+        match (&self.place, code) {
+            (
+                Place::Naming,
+                ErrorCode::NameTaken | ErrorCode::NameInvalid | ErrorCode::TryLater,
+            ) => {
+                self.refused_name = true;
+            }
+            // After a wrong password (or too many tries) the server is
+            // back at naming. Other errors (a line too long) leave it
+            // waiting for the password.
+            (Place::Password(_), ErrorCode::BadPassword | ErrorCode::TryLater) => {
+                self.place = Place::Naming;
+                self.refused_password = true;
+            }
+            _ => {}
+        }
+    }
+
     fn apply_ok(&mut self, reply: &OkReply) {
         match reply {
-            OkReply::Help | OkReply::Ping(_) => {}
-            OkReply::Register(_)
+            OkReply::Help
+            | OkReply::Ping(_)
+            | OkReply::Register(_)
             | OkReply::Password
             | OkReply::Unregister(_)
             | OkReply::Away
             | OkReply::Back
-            | OkReply::Ignore(_)
-            | OkReply::Unignore(_)
-            | OkReply::Ignores(_)
             | OkReply::Topic
             | OkReply::Kick(_)
             | OkReply::Ban(_) => {}
+            OkReply::Ignore(name) => {
+                self.ignored.insert(fold(name), name.to_string());
+            }
+            OkReply::Unignore(name) => {
+                self.ignored.remove(&fold(name));
+            }
+            OkReply::Ignores(_) => self.ignored = self.fresh_ignored.take().unwrap_or_default(),
             OkReply::List(_) => {
                 // The list is a snapshot: names not in it have left.
                 let mut fresh = self.fresh_users.take().unwrap_or_default();
@@ -248,6 +342,7 @@ impl State {
     /// The connection is gone without a `BYE`.
     pub(crate) fn close(&mut self) {
         self.place = Place::Closed;
+        self.awaiting_answer = false;
     }
 }
 
@@ -265,7 +360,7 @@ mod tests {
     fn prompt_follows_the_server() {
         let mut state = State::new();
         assert_eq!(state.prompt(), "name> ");
-        feed(&mut state, &["HELLO chinwag/1 pick", "WELCOME Alice"]);
+        feed(&mut state, &["HELLO chinwag/2 pick", "WELCOME Alice"]);
         assert_eq!(state.prompt(), "menu> ");
         feed(&mut state, &["REQUEST Bob", "CHAT Bob", "OK accept Bob"]);
         assert_eq!(state.prompt(), "chat:Bob> ");
@@ -276,8 +371,90 @@ mod tests {
         assert_eq!(state.prompt(), "#Lobby> ");
         feed(&mut state, &["OK leave room Lobby"]);
         assert_eq!(state.prompt(), "menu> ");
-        feed(&mut state, &["BYE"]);
+        feed(&mut state, &["BYE shutdown"]);
         assert_eq!(state.place, Place::Closed);
+    }
+
+    #[test]
+    fn signing_in_asks_for_a_password_and_a_wrong_one_goes_back_to_naming() {
+        let mut state = State::new();
+        feed(&mut state, &["HELLO chinwag/2 hi"]);
+        state.trying_name("alice");
+        feed(&mut state, &["PASSWORD alice type it"]);
+        assert_eq!(state.place, Place::Password("alice".into()));
+        assert_eq!(state.prompt(), "password for alice: ");
+        state.sending_password();
+        feed(&mut state, &["ERR bad-password wrong"]);
+        assert_eq!(state.place, Place::Naming);
+        assert!(state.refused_password);
+        feed(&mut state, &["PASSWORD alice again"]);
+        state.sending_password();
+        assert!(!state.refused_password);
+        // A line too long leaves the server waiting for the password.
+        feed(&mut state, &["ERR too-long"]);
+        assert_eq!(state.place, Place::Password("alice".into()));
+        feed(&mut state, &["WELCOME alice"]);
+        assert_eq!(state.place, Place::Menu);
+        assert_eq!(state.password_for, None);
+        // Once named, a wrong password (to /password) changes no place.
+        feed(&mut state, &["ERR bad-password"]);
+        assert_eq!(state.place, Place::Menu);
+    }
+
+    #[test]
+    fn kicked_goes_back_to_the_menu() {
+        let mut state = State::new();
+        feed(&mut state, &["WELCOME me", "OK join Den 2"]);
+        assert_eq!(state.prompt(), "#Den> ");
+        feed(&mut state, &["OP den amy", "TOPIC den amy hi"]);
+        assert_eq!(state.place, Place::Room("Den".into()));
+        feed(&mut state, &["KICKED den amy enough"]);
+        assert_eq!(state.place, Place::Menu);
+        assert_eq!(state.users().collect::<Vec<_>>(), ["amy", "me"]);
+    }
+
+    #[test]
+    fn ignored_names_follow_the_replies() {
+        let mut state = State::new();
+        feed(&mut state, &["WELCOME me", "IGNORING Zed", "IGNORING bob"]);
+        assert_eq!(state.ignored().count(), 0);
+        feed(&mut state, &["OK ignores 2"]);
+        assert_eq!(state.ignored().collect::<Vec<_>>(), ["bob", "Zed"]);
+        feed(&mut state, &["OK unignore BOB", "OK ignore carol"]);
+        assert_eq!(state.ignored().collect::<Vec<_>>(), ["carol", "Zed"]);
+    }
+
+    #[test]
+    fn naming_answers_end_the_wait() {
+        let mut state = State::new();
+        for answer in [
+            "WELCOME a",
+            "PASSWORD a",
+            "ERR name-taken",
+            "OK help",
+            "BYE timeout",
+        ] {
+            state.awaiting_answer = true;
+            feed(&mut state, &["INFO menu"]);
+            assert!(state.awaiting_answer, "INFO is not an answer");
+            feed(&mut state, &[answer]);
+            assert!(!state.awaiting_answer, "{answer}");
+        }
+    }
+
+    #[test]
+    fn leaving_is_a_clean_exit_after_bye_or_our_own_hang_up() {
+        let mut state = State::new();
+        assert_eq!(state.exit_status(), 1);
+        state.leaving = true;
+        assert_eq!(state.exit_status(), 1);
+        state.hung_up = true;
+        assert_eq!(state.exit_status(), 0);
+        let mut state = State::new();
+        feed(&mut state, &["BYE exit"]);
+        assert_eq!(state.exit_status(), 1, "a BYE we did not ask for");
+        state.leaving = true;
+        assert_eq!(state.exit_status(), 0);
     }
 
     #[test]

@@ -108,7 +108,7 @@ fn raw_prints_the_protocol_lines() {
     let output = run(server.addr(), &["--raw"], "dave\n/ping tok\n");
     assert_contains(
         &output,
-        &["HELLO chinwag/1", "WELCOME dave", "OK ping tok", "BYE"],
+        &["HELLO chinwag/2", "WELCOME dave", "OK ping tok", "BYE exit"],
     );
     assert_eq!(output.status.code(), Some(0));
 }

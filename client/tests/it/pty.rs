@@ -270,7 +270,7 @@ fn a_vanished_server_is_reported_and_the_exit_is_non_zero() {
     alice.send("half typed");
     alice.expect("half typed");
     server.stop();
-    alice.expect("the server closed the connection");
+    alice.expect("the server is shutting down; disconnected");
     assert_eq!(alice.exit_code(), 1);
 }
 
