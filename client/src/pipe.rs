@@ -155,6 +155,10 @@ fn settle(shared: &Shared, connection: &Connection, password: &Stash) -> Result<
                 return Ok(());
             }
         }
+        if state.refused_password && password.was_used() {
+            // The main thread ends the script; send nothing more.
+            bail!("the preset password was refused");
+        }
         let asked = matches!(state.place, Place::Password(_));
         drop(state);
         if !asked || !send_preset(shared, connection, password)? {
@@ -248,10 +252,15 @@ fn wait(
     }
 }
 
-/// Prints one incoming event; returns whether the connection has ended.
+/// Prints one incoming event; returns whether the connection has ended
+/// (closed, or `BYE` said: nothing may follow it, so a server slow to
+/// close is not waited for).
 fn show(feed: &mut Feed, incoming: Incoming, out: &mut impl io::Write) -> Result<bool> {
     let (rows, done) = match incoming {
-        Incoming::Line(text) => (feed.line(&text), false),
+        Incoming::Line(text) => {
+            let rows = feed.line(&text);
+            (rows, feed.is_closed())
+        }
         Incoming::Unreadable(why) if feed.is_raw() => {
             // With --raw, stdout carries protocol lines only.
             for row in feed.unreadable(why) {

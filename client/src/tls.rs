@@ -167,6 +167,11 @@ fn describe(error: &rustls::Error) -> String {
         rustls::Error::InvalidCertificate(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
         ) => "it is not made out to this host name".to_owned(),
+        // webpki's name for a self-signed certificate that says it is an
+        // authority (what `openssl req -x509` makes by default).
+        other if other.to_string().contains("CaUsedAsEndEntity") => {
+            "it is self-signed (it vouches for itself)".to_owned()
+        }
         other => other.to_string(),
     }
 }
