@@ -15,6 +15,7 @@
 
 mod helper;
 mod printer;
+mod signin;
 
 use std::io::{self, Write as _};
 use std::path::PathBuf;
@@ -44,9 +45,6 @@ use self::printer::Output;
 
 /// How long to wait for `BYE` after asking to leave.
 const BYE_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long to wait for the answer to a password sent ahead of time (the
-/// server's check is deliberately slow).
-const PASSWORD_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long to wait for the printer's last rows once the connection is over.
 const LAST_WORDS_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_HISTORY: usize = 1000;
@@ -330,70 +328,6 @@ impl Session {
                 return;
             }
         }
-    }
-
-    /// Sends the password given ahead of time, if it was not used yet, and
-    /// waits for the server's answer. Returns whether it was sent.
-    fn send_preset_password(&mut self) -> bool {
-        let Some(preset) = self.password.take() else {
-            return false;
-        };
-        self.notice(render::notice(&format!(
-            "sending the password from {}",
-            preset.source
-        )));
-        let mut state = self.shared.state.lock();
-        let asked = state.place.clone();
-        state.sending_password();
-        drop(state);
-        if let Err(error) = self.connection.send_secret(&preset.secret) {
-            self.notice(render::error(&format!("cannot send: {error}")));
-            self.connection.close();
-            return true;
-        }
-        let deadline = Instant::now() + PASSWORD_TIMEOUT;
-        let mut state = self.shared.state.lock();
-        while state.place == asked {
-            if self
-                .shared
-                .changed
-                .wait_until(&mut state, deadline)
-                .timed_out()
-            {
-                break;
-            }
-        }
-        if state.refused_password {
-            drop(state);
-            self.notice(render::error(&format!(
-                "the password from {} was refused; it will not be sent again",
-                preset.source
-            )));
-        }
-        true
-    }
-
-    /// Sends what was typed at the password prompt: its first line, whole
-    /// (a password may start with `/` or hold spaces). Never kept.
-    fn send_password(&mut self, text: String) {
-        let mut bytes = text.into_bytes();
-        let line_end = bytes
-            .iter()
-            .position(|b| *b == b'\n')
-            .unwrap_or(bytes.len());
-        let line = String::from_utf8_lossy(&bytes[..line_end]);
-        let line = line.strip_suffix('\r').unwrap_or(&line);
-        if line.is_empty() {
-            // The server ignores empty lines; ask again.
-        } else {
-            let secret = common::Secret::new(line);
-            self.shared.state.lock().sending_password();
-            if let Err(error) = self.connection.send_secret(&secret) {
-                self.notice(render::error(&format!("cannot send: {error}")));
-                self.connection.close();
-            }
-        }
-        bytes.fill(0);
     }
 
     /// Ctrl-D, or a second Ctrl-C: ask the server to close, then finish.
