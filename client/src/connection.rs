@@ -28,6 +28,8 @@ use crate::tls::{self, Channel, Failure, Refusal, Trust};
 /// hostile server could make us hold.
 const MAX_SERVER_LINE: usize = 64 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long closing may wait to say goodbye over TLS.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 const READ_BUFFER: usize = 16 * 1024;
 
 /// What the reader thread reports, in order.
@@ -271,6 +273,9 @@ impl Connection {
     /// Closes both directions, which also ends the reader thread.
     pub(crate) fn close(&self) {
         if let Some(channel) = &self.link.tls {
+            // The goodbye is best effort: a server that stopped reading
+            // must not keep us here.
+            let _ = self.link.socket.set_write_timeout(Some(CLOSE_TIMEOUT));
             channel.close(&self.link.socket);
         }
         let _ = self.link.socket.shutdown(Shutdown::Both);

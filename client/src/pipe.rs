@@ -174,7 +174,7 @@ fn send_preset(shared: &Shared, connection: &Connection, password: &Stash) -> Re
     };
     {
         let mut state = shared.state.lock();
-        state.sending_password();
+        state.sending_preset(&preset.source);
         state.awaiting_answer = true;
     }
     connection

@@ -41,6 +41,9 @@ pub(crate) struct State {
     pub(crate) password_for: Option<String>,
     /// The server refused the last password we sent.
     pub(crate) refused_password: bool,
+    /// Where the password in flight came from, if it was given ahead of
+    /// time (`None`: typed), to say so when it is refused.
+    pub(crate) password_source: Option<String>,
     /// A line was sent before the name was accepted and its answer has
     /// not come yet (pipe mode sends naming lines one at a time).
     pub(crate) awaiting_answer: bool,
@@ -91,6 +94,7 @@ impl State {
             refused_name: false,
             password_for: None,
             refused_password: false,
+            password_source: None,
             awaiting_answer: false,
             hung_up: false,
             last_words: Vec::new(),
@@ -139,9 +143,17 @@ impl State {
         self.refused_name = false;
     }
 
-    /// Records that a password is about to be sent.
+    /// Records that a typed password is about to be sent.
     pub(crate) fn sending_password(&mut self) {
         self.refused_password = false;
+        self.password_source = None;
+    }
+
+    /// Records that a password given ahead of time (from `source`) is about
+    /// to be sent.
+    pub(crate) fn sending_preset(&mut self, source: &str) {
+        self.refused_password = false;
+        self.password_source = Some(source.to_owned());
     }
 
     fn see_user(&mut self, name: &str) {

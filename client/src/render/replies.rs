@@ -108,10 +108,17 @@ pub(super) fn error_text(code: ErrorCode, state: &State) -> String {
         (ErrorCode::NameInvalid, Some(name)) if naming => {
             format!("{name} is not a valid name: use {}", common::NAME_RULE)
         }
-        (ErrorCode::BadPassword, _) if naming => match signing_in {
-            Some(name) => format!("wrong password for {name}; choose a name again"),
-            None => "wrong password; choose a name again".to_owned(),
-        },
+        (ErrorCode::BadPassword, _) if naming => {
+            let name = signing_in
+                .map(|name| format!(" for {name}"))
+                .unwrap_or_default();
+            match state.password_source.as_deref().map(neutralise) {
+                Some(source) => format!(
+                    "wrong password{name} (the one from {source}, which will not be sent again); choose a name again"
+                ),
+                None => format!("wrong password{name}; choose a name again"),
+            }
+        }
         (ErrorCode::BadPassword, _) => "wrong password; nothing was changed".to_owned(),
         (ErrorCode::TryLater, tried) if naming => {
             let name = signing_in

@@ -25,7 +25,7 @@ impl Session {
         )));
         let mut state = self.shared.state.lock();
         let asked = state.place.clone();
-        state.sending_password();
+        state.sending_preset(&preset.source);
         drop(state);
         if let Err(error) = self.connection.send_secret(&preset.secret) {
             self.notice(render::error(&format!("cannot send: {error}")));
@@ -44,13 +44,8 @@ impl Session {
                 break;
             }
         }
-        if state.refused_password {
-            drop(state);
-            self.notice(render::error(&format!(
-                "the password from {} was refused; it will not be sent again",
-                preset.source
-            )));
-        }
+        // A refusal is explained by the `ERR` line itself (the state knows
+        // where the password came from), in its place among the others.
         true
     }
 

@@ -312,10 +312,15 @@ impl ServerProcess {
         while addr.is_none() || (tls && tls_addr.is_none()) {
             match lines.recv_timeout(TIMEOUT) {
                 Ok(line) => {
-                    if let Some(at) = line.strip_prefix("listening tls on ") {
-                        tls_addr = at.trim().parse().ok();
-                    } else if let Some(at) = line.strip_prefix("listening on ") {
-                        addr = at.trim().parse().ok();
+                    // libtest's "test … ... " may start the first line.
+                    let after = |marker: &str| {
+                        line.find(marker)
+                            .and_then(|at| line[at + marker.len()..].trim().parse().ok())
+                    };
+                    if let Some(at) = after("listening tls on ") {
+                        tls_addr = Some(at);
+                    } else if let Some(at) = after("listening on ") {
+                        addr = Some(at);
                     }
                 }
                 Err(_) => {

@@ -179,6 +179,16 @@ fn new_errors_are_human() {
         ],
     );
     let mut state = State::new();
+    state.apply(&ServerLine::parse("PASSWORD alice").unwrap());
+    state.sending_preset("CHINWAG_PASSWORD");
+    state.apply(&ServerLine::parse("ERR bad-password").unwrap());
+    assert_eq!(
+        rows_in(&state, "ERR bad-password"),
+        [
+            "00:00 -!- wrong password for alice (the one from CHINWAG_PASSWORD, which will not be sent again); choose a name again"
+        ]
+    );
+    let mut state = State::new();
     state.trying_name("alice");
     assert_eq!(
         rows_in(&state, "ERR try-later"),
