@@ -124,7 +124,9 @@ pub(crate) fn run_pipe(server: &str, args: &[&str], input: &str, envs: &[(&str, 
         .spawn()
         .expect("spawn chinwag");
     let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(input.as_bytes()).expect("write stdin");
+    // A client that gives up before reading (a refused certificate) closes
+    // its stdin: a broken pipe here is its business, told by its output.
+    let _ = stdin.write_all(input.as_bytes());
     drop(stdin);
     let pid = child.id();
     let (done_tx, done) = crossbeam_channel::bounded(1);
