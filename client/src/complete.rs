@@ -1,11 +1,13 @@
 //! Tab-completion candidates, pure: command names for the first word, user
-//! names after `/chat`, `/accept` and `/decline` (and anywhere in a
-//! message), room names after `/join`. Matching ignores ASCII case, as the
-//! server does.
+//! names after every command whose first argument is one (`/chat`,
+//! `/accept`, `/ignore`, `/kick`…; the protocol's `Args::starts_with_user`)
+//! and anywhere in a message, room names after `/join`. Never inside a
+//! password: not after `/register` and its kind, not at the password
+//! prompt. Matching ignores ASCII case, as the server does.
 
 use common::{Args, Verb};
 
-use crate::state::State;
+use crate::state::{Place, State};
 
 /// Every command word, with a trailing space when it takes an argument,
 /// sorted: all of them come from the protocol's own list.
@@ -38,6 +40,12 @@ pub(crate) struct Completion {
 pub(crate) fn complete(line: &str, pos: usize, state: &State) -> Completion {
     let before = &line[..pos];
     let start = before.rfind(' ').map_or(0, |i| i + 1);
+    if matches!(state.place, Place::Password(_)) {
+        return Completion {
+            start,
+            candidates: Vec::new(),
+        };
+    }
     let word = &before[start..];
     let starts = |candidate: &str| {
         candidate.len() >= word.len()
@@ -56,20 +64,27 @@ pub(crate) fn complete(line: &str, pos: usize, state: &State) -> Completion {
                 .map(Verb::of);
             let argument_index = before[..start].split(' ').filter(|w| !w.is_empty()).count();
             let first_argument = argument_index == 1;
-            let names: Vec<&str> = match verb.flatten().map(Verb::args) {
+            let verb = verb.flatten();
+            let names: Vec<&str> = match verb.map(Verb::args) {
+                Some(args) if args.is_secret() => Vec::new(),
                 Some(Args::Room) if first_argument => state.rooms().collect(),
-                Some(Args::User | Args::OptionalUser) if first_argument => {
+                Some(args) if args.starts_with_user() && first_argument => {
                     let me = state.me.as_deref().unwrap_or_default();
-                    // People waiting for an answer come first.
-                    let mut names: Vec<&str> = state.requests.iter().map(String::as_str).collect();
+                    // Who matters most to this command comes first: people
+                    // waiting for an answer, or whom we ignore.
+                    let first: Vec<&str> = match verb {
+                        Some(Verb::Unignore) => state.ignored().collect(),
+                        _ => state.requests.iter().map(String::as_str).collect(),
+                    };
+                    let mut names = first.clone();
                     names.extend(state.users().filter(|u| {
                         !u.eq_ignore_ascii_case(me)
-                            && !state.requests.iter().any(|r| r.eq_ignore_ascii_case(u))
+                            && !first.iter().any(|f| f.eq_ignore_ascii_case(u))
                     }));
                     names
                 }
                 // After a command, only its own arguments complete.
-                _ if verb.is_some() => Vec::new(),
+                Some(_) => Vec::new(),
                 _ if word.is_empty() => Vec::new(),
                 _ => state.users().collect(),
             };
@@ -100,6 +115,8 @@ mod tests {
             "ROOMINFO lounge 2",
             "OK rooms 2",
             "REQUEST bob",
+            "IGNORING zed",
+            "OK ignores 1",
         ] {
             state.apply(&ServerLine::parse(line).unwrap());
         }
@@ -116,17 +133,29 @@ mod tests {
     fn commands_complete_from_a_slash() {
         let every_command = [
             "/accept ",
+            "/away ",
+            "/back",
+            "/ban ",
             "/cancel",
             "/chat ",
             "/decline ",
             "/exit",
             "/help",
+            "/ignore ",
+            "/ignores",
             "/join ",
+            "/kick ",
             "/leave",
             "/list",
+            "/me ",
+            "/password ",
             "/ping ",
             "/quit",
+            "/register ",
             "/rooms",
+            "/topic ",
+            "/unignore ",
+            "/unregister ",
         ];
         check("/", 0, &every_command);
         check("/c", 0, &["/cancel", "/chat "]);
@@ -142,6 +171,29 @@ mod tests {
         check("/accept B", 8, &["bob"]);
         check("/decline  al", 10, &["alfred", "Alice"]);
         check("/chat alice x", 12, &[]);
+    }
+
+    #[test]
+    fn user_names_complete_after_every_command_that_takes_one() {
+        check("/ignore al", 8, &["alfred", "Alice"]);
+        check("/kick B", 6, &["bob"]);
+        check("/ban a", 5, &["alfred", "Alice"]);
+        check("/kick bob rea", 10, &[]);
+        // Whom we ignore comes first after /unignore.
+        check("/unignore ", 10, &["zed", "alfred", "Alice", "bob"]);
+    }
+
+    #[test]
+    fn nothing_completes_inside_a_password() {
+        check("/register a", 10, &[]);
+        check("/password al", 10, &[]);
+        check("/unregister b", 12, &[]);
+        let mut state = state();
+        state.apply(&ServerLine::parse("PASSWORD Alice").unwrap());
+        let got = complete("al", 2, &state);
+        assert!(got.candidates.is_empty());
+        let got = complete("/", 1, &state);
+        assert!(got.candidates.is_empty());
     }
 
     #[test]

@@ -1,62 +1,228 @@
-//! The TCP connection: connecting with a deadline, the reader thread that
-//! owns the read half and turns bytes into lines, and the write half the
-//! main thread sends typed lines through. The reader never touches the
-//! terminal; it hands each line to a callback that must not block.
+//! The connection, plain TCP or TLS: connecting with a deadline (and, for
+//! TLS, the handshake and trust on first use), the reader thread that owns
+//! reading the socket and turns bytes into lines, and sending typed lines.
+//! The reader never touches the terminal; it hands each line to a callback
+//! that must not block.
+//!
+//! Bytes become lines through `common::LineDecoder`, which removes telnet
+//! commands (the server sends `IAC WILL ECHO` and `IAC WONT ECHO` around a
+//! password prompt) wherever reads split them, frames lines and bounds
+//! their length. We never answer telnet negotiation: the offers around a
+//! password are the server's own, and we are not a terminal that echoes.
 
-use std::io::{self, BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result, anyhow, bail};
+use common::{Decoded, LineDecoder};
 
-/// Longest server line kept, in bytes; the rest of a longer line is
-/// dropped. The server never sends more than a few KiB, so this only bounds
-/// what a hostile server could make us hold.
+use crate::known_servers::{self, KnownServers};
+use crate::tls::{self, Channel, Failure, Refusal, Trust};
+
+/// Longest server line kept, in bytes; a longer one is dropped whole. The
+/// server never sends more than a few KiB, so this only bounds what a
+/// hostile server could make us hold.
 const MAX_SERVER_LINE: usize = 64 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long closing may wait to say goodbye over TLS.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+const READ_BUFFER: usize = 16 * 1024;
 
 /// What the reader thread reports, in order.
 #[derive(Debug)]
 pub(crate) enum Incoming {
-    /// One server line, without its line ending.
+    /// One server line, without its line ending or telnet commands.
     Line(String),
+    /// A line that was dropped: it is not UTF-8, or it is far too long.
+    Unreadable(Unreadable),
     /// The connection ended: `None` for an orderly close, or the error.
     Closed(Option<io::Error>),
 }
 
-/// The write half of the connection.
-#[derive(Debug)]
-pub(crate) struct Connection {
-    stream: TcpStream,
+/// Why a server line was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unreadable {
+    TooLong,
+    BadEncoding,
 }
 
-impl Connection {
-    /// Connects to `address` (`HOST:PORT`), trying each resolved address.
+/// Where to connect, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// `HOST:PORT`, as the user wrote it (without a scheme).
+    pub(crate) address: String,
+    /// TLS settings, or `None` for plain TCP.
+    pub(crate) tls: Option<TlsSettings>,
+}
+
+/// What TLS trusts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct TlsSettings {
+    /// `--ca FILE`: the only authority, and no trust on first use.
+    pub(crate) ca: Option<PathBuf>,
+    /// The known-servers file (`None`: no place to remember anything).
+    pub(crate) known_servers: Option<PathBuf>,
+}
+
+impl Target {
+    /// Reads `--server`: `HOST:PORT`, `chinwag://HOST:PORT` or
+    /// `chinwags://HOST:PORT` (TLS). `tls` (`--tls` or `--ca`) asks for TLS
+    /// whatever the scheme.
     ///
     /// # Errors
     ///
-    /// The address does not resolve, or no address accepts the connection.
-    pub(crate) fn open(address: &str) -> Result<Connection> {
-        let addresses: Vec<_> = address
-            .to_socket_addrs()
-            .with_context(|| format!("cannot resolve {address:?} (expected HOST:PORT)"))?
-            .collect();
-        let mut last_error = None;
-        for candidate in &addresses {
-            match TcpStream::connect_timeout(candidate, CONNECT_TIMEOUT) {
-                Ok(stream) => {
-                    // Lines are small and interactive: send each at once.
-                    let _ = stream.set_nodelay(true);
-                    return Ok(Connection { stream });
+    /// An unknown scheme, or no port.
+    pub(crate) fn parse(server: &str, tls: bool, ca: Option<PathBuf>) -> Result<Target> {
+        let (scheme_tls, address) = if let Some(rest) = server.strip_prefix("chinwags://") {
+            (true, rest)
+        } else if let Some(rest) = server.strip_prefix("chinwag://") {
+            (false, rest)
+        } else if server.contains("://") {
+            bail!("unknown scheme in {server:?}: use HOST:PORT, chinwag:// or chinwags://");
+        } else {
+            (false, server)
+        };
+        let address = address.trim_end_matches('/');
+        if host_of(address).is_none() {
+            bail!("{server:?} has no port: write HOST:PORT");
+        }
+        let tls = (tls || scheme_tls || ca.is_some()).then(|| TlsSettings {
+            ca,
+            known_servers: known_servers::default_path(),
+        });
+        Ok(Target {
+            address: address.to_owned(),
+            tls,
+        })
+    }
+}
+
+/// The host of `HOST:PORT` (without the brackets of an IPv6 address), if
+/// there is a port.
+fn host_of(address: &str) -> Option<&str> {
+    let (host, port) = address.rsplit_once(':')?;
+    if host.is_empty() || port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        host.strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host),
+    )
+}
+
+/// A server whose certificate the user is asked to trust.
+#[derive(Debug)]
+pub(crate) struct NewServer<'a> {
+    pub(crate) address: &'a str,
+    pub(crate) fingerprint: &'a str,
+    /// Why the certificate does not verify by itself.
+    pub(crate) why: &'a str,
+    /// Where the answer will be remembered.
+    pub(crate) file: &'a std::path::Path,
+}
+
+/// The socket and, for TLS, the session; shared by the reader thread and
+/// whoever sends.
+#[derive(Debug)]
+struct Link {
+    socket: TcpStream,
+    tls: Option<Channel>,
+}
+
+impl Link {
+    fn send(&self, bytes: &[u8]) -> io::Result<()> {
+        match &self.tls {
+            None => (&self.socket).write_all(bytes),
+            Some(channel) => channel.send(&self.socket, bytes),
+        }
+    }
+}
+
+/// The connection, for sending; the reader thread has its own handle.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    link: Arc<Link>,
+}
+
+impl Connection {
+    /// Connects to `target`. For TLS, a certificate nobody vouches for is
+    /// shown to `ask`, and connecting starts over once it is trusted.
+    ///
+    /// # Errors
+    ///
+    /// The address does not resolve, nobody accepts the connection, the
+    /// TLS handshake fails, or the certificate is not trusted.
+    pub(crate) fn open(
+        target: &Target,
+        ask: &mut dyn FnMut(&NewServer<'_>) -> Result<bool>,
+    ) -> Result<Connection> {
+        let socket = connect(&target.address)?;
+        let Some(settings) = &target.tls else {
+            return Ok(Connection::over(socket, None));
+        };
+        let known = match &settings.known_servers {
+            Some(path) => KnownServers::load(path)?,
+            None => KnownServers::default(),
+        };
+        let host = host_of(&target.address).unwrap_or(&target.address);
+        let mut trust = Trust {
+            server: target.address.to_ascii_lowercase(),
+            host: host.to_owned(),
+            ca: settings.ca.clone(),
+            known,
+        };
+        match tls::handshake(&socket, &trust) {
+            Ok(channel) => Ok(Connection::over(socket, Some(channel))),
+            Err(Failure::Failed(error)) => Err(error),
+            Err(Failure::Refused(Refusal::Changed { fingerprint, known })) => {
+                Err(anyhow!(changed_warning(
+                    &target.address,
+                    &known.fingerprint,
+                    &fingerprint,
+                    trust.known.path(),
+                    known.line
+                )))
+            }
+            Err(Failure::Refused(Refusal::Unknown { fingerprint, why })) => {
+                drop(socket);
+                let Some(file) = settings.known_servers.as_deref() else {
+                    bail!(
+                        "the server's certificate is not trusted ({why}) and there is nowhere to remember it: set HOME or XDG_DATA_HOME, or use --ca"
+                    );
+                };
+                let new = NewServer {
+                    address: &target.address,
+                    fingerprint: &fingerprint,
+                    why: &why,
+                    file,
+                };
+                if !ask(&new)? {
+                    bail!("the server's certificate was not trusted; nothing was sent");
                 }
-                Err(error) => last_error = Some(error),
+                trust.known.remember(&trust.server, &fingerprint)?;
+                let socket = connect(&target.address)?;
+                match tls::handshake(&socket, &trust) {
+                    Ok(channel) => Ok(Connection::over(socket, Some(channel))),
+                    Err(Failure::Failed(error)) => Err(error),
+                    // The server changed its certificate between the two
+                    // connections: refuse rather than ask again.
+                    Err(Failure::Refused(_)) => Err(anyhow!(
+                        "the server showed another certificate on the second connection; refusing"
+                    )),
+                }
             }
         }
-        let error = last_error.map_or_else(|| anyhow!("no address found"), anyhow::Error::from);
-        Err(error.context(format!(
-            "cannot connect to chinwag server at {address}; is chinwagd running?"
-        )))
+    }
+
+    fn over(socket: TcpStream, tls: Option<Channel>) -> Connection {
+        Connection {
+            link: Arc::new(Link { socket, tls }),
+        }
     }
 
     /// Starts the reader thread, which hands every line, then one
@@ -65,15 +231,15 @@ impl Connection {
     ///
     /// # Errors
     ///
-    /// The socket cannot be cloned or the thread cannot start.
+    /// The thread cannot start.
     pub(crate) fn spawn_reader(
         &self,
         handle: impl FnMut(Incoming) + Send + 'static,
     ) -> Result<JoinHandle<()>> {
-        let stream = self.stream.try_clone().context("cannot clone the socket")?;
+        let link = Arc::clone(&self.link);
         thread::Builder::new()
             .name("chinwag-reader".to_owned())
-            .spawn(move || read_lines(stream, handle))
+            .spawn(move || read_lines(&link, handle))
             .context("cannot start the reader thread")
     }
 
@@ -86,60 +252,233 @@ impl Connection {
         let mut bytes = Vec::with_capacity(line.len() + 2);
         bytes.extend_from_slice(line.as_bytes());
         bytes.extend_from_slice(b"\r\n");
-        (&self.stream).write_all(&bytes)
+        self.link.send(&bytes)
+    }
+
+    /// Sends a password as one line; our copy of the bytes is overwritten
+    /// afterwards.
+    ///
+    /// # Errors
+    ///
+    /// The connection is broken.
+    pub(crate) fn send_secret(&self, secret: &common::Secret) -> io::Result<()> {
+        let mut bytes = Vec::with_capacity(secret.expose().len() + 2);
+        bytes.extend_from_slice(secret.expose());
+        bytes.extend_from_slice(b"\r\n");
+        let sent = self.link.send(&bytes);
+        bytes.fill(0);
+        sent
     }
 
     /// Closes both directions, which also ends the reader thread.
     pub(crate) fn close(&self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
+        if let Some(channel) = &self.link.tls {
+            // The goodbye is best effort: a server that stopped reading
+            // must not keep us here.
+            let _ = self.link.socket.set_write_timeout(Some(CLOSE_TIMEOUT));
+            channel.close(&self.link.socket);
+        }
+        let _ = self.link.socket.shutdown(Shutdown::Both);
     }
 }
 
-fn read_lines(stream: TcpStream, mut handle: impl FnMut(Incoming)) {
-    let mut reader = BufReader::new(stream);
-    let mut buffer = Vec::new();
-    loop {
-        buffer.clear();
-        let result = (&mut reader)
-            .take(MAX_SERVER_LINE as u64)
-            .read_until(b'\n', &mut buffer);
-        match result {
-            Ok(0) => {
-                handle(Incoming::Closed(None));
-                return;
+/// Connects to `address`, trying each resolved address.
+fn connect(address: &str) -> Result<TcpStream> {
+    let addresses: Vec<_> = address
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {address:?} (expected HOST:PORT)"))?
+        .collect();
+    let mut last_error = None;
+    for candidate in &addresses {
+        match TcpStream::connect_timeout(candidate, CONNECT_TIMEOUT) {
+            Ok(stream) => {
+                // Lines are small and interactive: send each at once.
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
             }
-            Ok(_) => {
-                if buffer.last() != Some(&b'\n') && buffer.len() >= MAX_SERVER_LINE {
-                    // Too long: keep the start, drop the rest of the line.
-                    if let Err(error) = skip_line(&mut reader) {
-                        handle(Incoming::Closed(Some(error)));
-                        return;
-                    }
+            Err(error) => last_error = Some(error),
+        }
+    }
+    let error = last_error.map_or_else(|| anyhow!("no address found"), anyhow::Error::from);
+    Err(error.context(format!(
+        "cannot connect to chinwag server at {address}; is chinwagd running?"
+    )))
+}
+
+/// The refusal of a changed certificate, loud as ssh's.
+fn changed_warning(
+    address: &str,
+    known: &str,
+    seen: &str,
+    file: &std::path::Path,
+    line: usize,
+) -> String {
+    let bar = "@".repeat(64);
+    format!(
+        "\n{bar}\n@    WARNING: THE SERVER'S CERTIFICATE HAS CHANGED!            @\n{bar}\n\
+         someone may be listening in (a man-in-the-middle attack), or the server's\n\
+         certificate was replaced. {address} used to show\n  {known}\nand now shows\n  {seen}\n\
+         nothing was sent. if you know why it changed, delete line {line} of\n  {}\n\
+         and connect again",
+        file.display()
+    )
+}
+
+/// Turns decrypted bytes into [`Incoming`] items.
+struct Lines {
+    decoder: LineDecoder,
+}
+
+impl Lines {
+    fn new() -> Lines {
+        Lines {
+            decoder: LineDecoder::new(MAX_SERVER_LINE),
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8], handle: &mut impl FnMut(Incoming)) {
+        self.decoder.feed(bytes, |item| match item {
+            Decoded::Line(line) => handle(Incoming::Line(line.to_owned())),
+            Decoded::TooLong => handle(Incoming::Unreadable(Unreadable::TooLong)),
+            Decoded::BadEncoding => handle(Incoming::Unreadable(Unreadable::BadEncoding)),
+            // Offers and requests are never answered (see the module docs).
+            Decoded::Reply(_) | Decoded::DoEcho => {}
+        });
+    }
+}
+
+fn read_lines(link: &Link, mut handle: impl FnMut(Incoming)) {
+    let mut lines = Lines::new();
+    let mut buffer = vec![0; READ_BUFFER];
+    let mut plain = Vec::new();
+    if let Some(channel) = &link.tls {
+        // The handshake may have read the server's first lines already.
+        match channel.receive(&link.socket, &[], &mut plain) {
+            Ok(open) => {
+                lines.feed(&plain, &mut handle);
+                plain.clear();
+                if !open {
+                    return handle(Incoming::Closed(None));
                 }
-                let text = String::from_utf8_lossy(&buffer);
-                let text = text.trim_end_matches('\n').trim_end_matches('\r');
-                handle(Incoming::Line(text.to_owned()));
             }
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => {
-                handle(Incoming::Closed(Some(error)));
-                return;
+            Err(error) => return handle(Incoming::Closed(Some(error))),
+        }
+    }
+    loop {
+        let n = match (&link.socket).read(&mut buffer) {
+            Ok(0) => return handle(Incoming::Closed(None)),
+            Ok(n) => n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return handle(Incoming::Closed(Some(error))),
+        };
+        match &link.tls {
+            None => lines.feed(&buffer[..n], &mut handle),
+            Some(channel) => {
+                let open = match channel.receive(&link.socket, &buffer[..n], &mut plain) {
+                    Ok(open) => open,
+                    Err(error) => return handle(Incoming::Closed(Some(error))),
+                };
+                lines.feed(&plain, &mut handle);
+                plain.clear();
+                if !open {
+                    return handle(Incoming::Closed(None));
+                }
             }
         }
     }
 }
 
-fn skip_line(reader: &mut BufReader<TcpStream>) -> io::Result<()> {
-    loop {
-        let available = reader.fill_buf()?;
-        if available.is_empty() {
-            return Ok(());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Eq)]
+    enum Seen {
+        Line(String),
+        Unreadable(Unreadable),
+    }
+
+    fn decode(chunks: &[&[u8]]) -> Vec<Seen> {
+        let mut lines = Lines::new();
+        let mut seen = Vec::new();
+        let mut handle = |incoming| match incoming {
+            Incoming::Line(line) => seen.push(Seen::Line(line)),
+            Incoming::Unreadable(why) => seen.push(Seen::Unreadable(why)),
+            Incoming::Closed(_) => unreachable!("the decoder never closes"),
+        };
+        for chunk in chunks {
+            lines.feed(chunk, &mut handle);
         }
-        if let Some(end) = available.iter().position(|b| *b == b'\n') {
-            reader.consume(end + 1);
-            return Ok(());
+        seen
+    }
+
+    #[test]
+    fn telnet_around_a_password_is_removed_at_every_split() {
+        let input: &[u8] = b"HELLO chinwag/2 hi\r\n\xff\xfb\x01PASSWORD alice type it\r\n\
+            \xff\xfc\x01WELCOME alice\r\nMSG b caf\xc3\xa9 \xff\xff\r\n\xff\xfd\x06INFO x\r\n";
+        let expected = [
+            Seen::Line("HELLO chinwag/2 hi".into()),
+            Seen::Line("PASSWORD alice type it".into()),
+            Seen::Line("WELCOME alice".into()),
+            // IAC IAC is a literal 0xFF: not UTF-8, so the line is dropped.
+            Seen::Unreadable(Unreadable::BadEncoding),
+            Seen::Line("INFO x".into()),
+        ];
+        assert_eq!(decode(&[input]), expected);
+        for split in 0..=input.len() {
+            let (a, b) = input.split_at(split);
+            assert_eq!(decode(&[a, b]), expected, "split at {split}");
         }
-        let n = available.len();
-        reader.consume(n);
+        for first in 0..input.len() {
+            for second in first..=input.len() {
+                let chunks = [&input[..first], &input[first..second], &input[second..]];
+                assert_eq!(decode(&chunks), expected, "split at {first} and {second}");
+            }
+        }
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(decode(&bytes), expected, "byte by byte");
+    }
+
+    #[test]
+    fn a_huge_line_is_dropped_and_the_next_one_kept() {
+        let mut input = vec![b'x'; MAX_SERVER_LINE + 10];
+        input.extend_from_slice(b"\r\nOK ping -\r\n");
+        assert_eq!(
+            decode(&[&input]),
+            [
+                Seen::Unreadable(Unreadable::TooLong),
+                Seen::Line("OK ping -".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn server_addresses_and_schemes() {
+        let plain = Target::parse("chat.example:7878", false, None).unwrap();
+        assert_eq!(plain.address, "chat.example:7878");
+        assert_eq!(plain.tls, None);
+        let tls = Target::parse("chinwags://chat.example:7879/", false, None).unwrap();
+        assert_eq!(tls.address, "chat.example:7879");
+        assert!(tls.tls.is_some());
+        assert!(
+            Target::parse("chinwag://h:1", true, None)
+                .unwrap()
+                .tls
+                .is_some()
+        );
+        let ca = Target::parse("h:1", false, Some("/ca.pem".into())).unwrap();
+        assert_eq!(ca.tls.unwrap().ca.as_deref(), Some("/ca.pem".as_ref()));
+        assert!(Target::parse("https://h:1", false, None).is_err());
+        assert!(Target::parse("chinwags://h", false, None).is_err());
+        assert!(Target::parse("h:", false, None).is_err());
+    }
+
+    #[test]
+    fn hosts_lose_their_port_and_brackets() {
+        assert_eq!(host_of("h:1"), Some("h"));
+        assert_eq!(host_of("[::1]:7879"), Some("::1"));
+        assert_eq!(host_of("127.0.0.1:7879"), Some("127.0.0.1"));
+        assert_eq!(host_of("h"), None);
+        assert_eq!(host_of(":1"), None);
     }
 }

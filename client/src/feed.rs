@@ -9,7 +9,8 @@ use std::sync::Arc;
 use common::ServerLine;
 use parking_lot::{Condvar, Mutex};
 
-use crate::layout::{Layout, Line};
+use crate::connection::Unreadable;
+use crate::layout::{Layout, Line, Shown};
 use crate::render::{self, Renderer, neutralise};
 use crate::state::{Place, State};
 
@@ -45,6 +46,13 @@ pub(crate) struct Options {
 /// Stamped, laid-out rows for `lines`, as of now and at the terminal's
 /// current width.
 pub(crate) fn rows(options: Options, lines: &[Line]) -> Vec<String> {
+    let lines: Vec<Shown> = lines.iter().cloned().map(Shown::from).collect();
+    shown_rows(options, &lines)
+}
+
+/// Stamped, laid-out rows for `lines`, each stamped with the time it is
+/// about, at the terminal's current width.
+pub(crate) fn shown_rows(options: Options, lines: &[Shown]) -> Vec<String> {
     let width = if options.wrap {
         terminal_size::terminal_size().map(|(w, _)| usize::from(w.0))
     } else {
@@ -54,10 +62,10 @@ pub(crate) fn rows(options: Options, lines: &[Line]) -> Vec<String> {
         colour: options.colour,
         width,
     };
-    let stamp = jiff::Zoned::now().strftime("%H:%M").to_string();
+    let now = jiff::Zoned::now();
     lines
         .iter()
-        .flat_map(|line| layout.rows(&stamp, line))
+        .flat_map(|shown| layout.rows(&render::stamp_of(shown.at_ms, &now), &shown.line))
         .collect()
 }
 
@@ -98,14 +106,23 @@ impl Feed {
             }
             match &parsed {
                 Ok(line) => self.renderer.render(line, &state),
-                Err(_) => vec![render::unparsed(text)],
+                Err(_) => vec![render::unparsed(text).into()],
             }
         };
         self.shared.changed.notify_all();
         if self.options.raw {
             return vec![neutralise(text)];
         }
-        self.local(&rendered)
+        shown_rows(self.options, &rendered)
+    }
+
+    /// Rows for a server line that was dropped unread.
+    pub(crate) fn unreadable(&self, why: Unreadable) -> Vec<String> {
+        let text = match why {
+            Unreadable::TooLong => "the server sent a line over 64 KiB long; it was dropped",
+            Unreadable::BadEncoding => "the server sent a line that is not UTF-8; it was dropped",
+        };
+        self.local(&[render::error(text)])
     }
 
     /// Whether the connection is over (`BYE` seen or closed).

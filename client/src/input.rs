@@ -2,9 +2,12 @@
 //! string with newlines; only its first line may be a command, and every
 //! later line that starts with `/` is sent as a message (`//…`), so a pasted
 //! `/exit` can never disconnect anyone. Names are checked locally before they
-//! are sent, with the same rules and words as the server.
+//! are sent, with the same rules and words as the server. A command that
+//! carries a password (`/register`, `/password`, `/unregister`: the
+//! protocol's `Args::is_secret`) is recognised here so that it is masked
+//! while typed and never kept in the history.
 
-use common::Name;
+use common::{Name, Verb};
 
 use crate::state::Place;
 
@@ -56,6 +59,34 @@ pub(crate) fn is_naming_command(text: &str) -> bool {
 /// connection: `/exit` or `/quit` anywhere, the alias `3` at the menu.
 pub(crate) fn is_exit_in(line: &str, place: &Place) -> bool {
     is_exit(line) || (*place == Place::Menu && line.split(' ').find(|w| !w.is_empty()) == Some("3"))
+}
+
+/// The command word of `line` (`/word …`), if it is a command and not an
+/// escaped message (`//…`).
+fn command_word(line: &str) -> Option<&str> {
+    line.strip_prefix('/')
+        .filter(|rest| !rest.starts_with('/'))
+        .map(|rest| rest.split(' ').next().unwrap_or_default())
+}
+
+/// Where the password starts in `line` (the byte after the command word and
+/// its space), if `line` is a command that carries one.
+pub(crate) fn secret_start(line: &str) -> Option<usize> {
+    let word = command_word(line)?;
+    let verb = Verb::of(word)?;
+    if !verb.args().is_secret() {
+        return None;
+    }
+    // `/` + word + the space; a line without the space has no secret yet.
+    let start = 1 + word.len() + 1;
+    (line.len() >= start).then_some(start)
+}
+
+/// Whether `line` is a command that carries a password.
+pub(crate) fn is_secret(line: &str) -> bool {
+    command_word(line)
+        .and_then(Verb::of)
+        .is_some_and(|verb| verb.args().is_secret())
 }
 
 /// Whether `line` is `/exit` or `/quit`.
@@ -113,6 +144,23 @@ mod tests {
                 .unwrap()
                 .contains("only letters, digits")
         );
+    }
+
+    #[test]
+    fn password_commands_are_secret() {
+        assert!(is_secret("/register hunter2 hunter2"));
+        assert!(is_secret("/PASSWORD old new"));
+        assert!(is_secret("/unregister x"));
+        assert!(is_secret("/register"));
+        assert!(!is_secret("//register x"));
+        assert!(!is_secret("/registers x"));
+        assert!(!is_secret("/list"));
+        assert!(!is_secret("register x"));
+        assert_eq!(secret_start("/register hunter2"), Some(10));
+        assert_eq!(secret_start("/password a b"), Some(10));
+        assert_eq!(secret_start("/register"), None);
+        assert_eq!(secret_start("/register "), Some(10));
+        assert_eq!(secret_start("/join x"), None);
     }
 
     #[test]

@@ -34,6 +34,21 @@ pub(crate) struct Span {
 /// One logical line of output, before stamping and wrapping.
 pub(crate) type Line = Vec<Span>;
 
+/// A line and the moment it is about, which its stamp shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Shown {
+    /// `None`: now. Otherwise milliseconds since the Unix epoch (a room's
+    /// stored past, from a `HISTORY` line).
+    pub(crate) at_ms: Option<u64>,
+    pub(crate) line: Line,
+}
+
+impl From<Line> for Shown {
+    fn from(line: Line) -> Shown {
+        Shown { at_ms: None, line }
+    }
+}
+
 /// Builds a span; the text must already be neutralised.
 pub(crate) fn span(text: impl Into<String>, style: Style) -> Span {
     Span {
@@ -46,7 +61,6 @@ pub(crate) fn span(text: impl Into<String>, style: Style) -> Span {
 /// a bar, so it can never be read as the start of a message or notice.
 const CONTINUATION: &str = "      \u{2506} ";
 const CONTINUATION_WIDTH: usize = 8;
-const STAMP_WIDTH: usize = 6;
 /// A row breaks after its last space only if that moves fewer characters
 /// than this to the next row.
 const MAX_WORD_MOVED: usize = 20;
@@ -89,9 +103,10 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    /// The rows for `line`, stamped with `stamp` (`HH:MM`), each without a
-    /// newline. Long lines wrap after a space when there is one near the
-    /// end of the row, else anywhere.
+    /// The rows for `line`, stamped with `stamp` (`HH:MM`, or a date and
+    /// time for a line from the past), each without a newline. Long lines
+    /// wrap after a space when there is one near the end of the row, else
+    /// anywhere.
     pub(crate) fn rows(&self, stamp: &str, line: &[Span]) -> Vec<String> {
         // Narrower than this and the continuation marker would fill the row.
         let width = self.width.filter(|w| *w > CONTINUATION_WIDTH + 4);
@@ -103,7 +118,7 @@ impl Layout {
         let mut breaks = Vec::new();
         if let Some(width) = width {
             let mut row_start = 0;
-            let mut used = STAMP_WIDTH;
+            let mut used = self::width(stamp) + 1;
             let mut index = 0;
             while index < cells.len() {
                 let w = cells[index].0.width().unwrap_or(0);

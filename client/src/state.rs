@@ -11,6 +11,8 @@ use common::{ErrorCode, OkReply, ServerLine, UserState, fold};
 pub(crate) enum Place {
     /// Connected, no name accepted yet.
     Naming,
+    /// The server asked for the password of this registered name.
+    Password(String),
     /// At the menu (available).
     Menu,
     /// In a one-to-one chat with this partner.
@@ -35,6 +37,19 @@ pub(crate) struct State {
     pub(crate) saw_bye: bool,
     /// The server refused the last name we tried.
     pub(crate) refused_name: bool,
+    /// The registered name whose password was last asked for.
+    pub(crate) password_for: Option<String>,
+    /// The server refused the last password we sent.
+    pub(crate) refused_password: bool,
+    /// Where the password in flight came from, if it was given ahead of
+    /// time (`None`: typed), to say so when it is refused.
+    pub(crate) password_source: Option<String>,
+    /// A line was sent before the name was accepted and its answer has
+    /// not come yet (pipe mode sends naming lines one at a time).
+    pub(crate) awaiting_answer: bool,
+    /// We closed the connection ourselves without a `BYE` (leaving while
+    /// the server waited for a password, which would take `/quit` as one).
+    pub(crate) hung_up: bool,
     /// Rows about the end of the connection, printed by whoever exits.
     pub(crate) last_words: Vec<String>,
     /// The connection is over and every row about it is in `last_words`.
@@ -51,13 +66,22 @@ pub(crate) struct State {
     fresh_users: Option<BTreeMap<String, String>>,
     /// `/rooms` rows arriving before their `OK rooms`, to replace `rooms`.
     fresh_rooms: Option<BTreeMap<String, String>>,
+    /// Users we ignore, from `/ignores` and our own `/ignore`: folded → shown.
+    ignored: BTreeMap<String, String>,
+    /// `/ignores` rows arriving before their `OK ignores`.
+    fresh_ignored: Option<BTreeMap<String, String>>,
 }
 
 impl State {
-    /// The process's exit status: 0 after a `BYE` we asked for; 1 when the
-    /// server ended the session on its own or the connection broke.
+    /// The process's exit status: 0 after a `BYE` we asked for (or when we
+    /// hung up ourselves); 1 when the server ended the session on its own
+    /// or the connection broke.
     pub(crate) fn exit_status(&self) -> u8 {
-        if self.saw_bye && self.leaving { 0 } else { 1 }
+        if self.leaving && (self.saw_bye || self.hung_up) {
+            0
+        } else {
+            1
+        }
     }
 
     pub(crate) fn new() -> State {
@@ -68,6 +92,11 @@ impl State {
             leaving: false,
             saw_bye: false,
             refused_name: false,
+            password_for: None,
+            refused_password: false,
+            password_source: None,
+            awaiting_answer: false,
+            hung_up: false,
             last_words: Vec::new(),
             finished: false,
             requests: Vec::new(),
@@ -76,6 +105,8 @@ impl State {
             rooms: BTreeMap::new(),
             fresh_users: None,
             fresh_rooms: None,
+            ignored: BTreeMap::new(),
+            fresh_ignored: None,
         }
     }
 
@@ -83,6 +114,7 @@ impl State {
     pub(crate) fn prompt(&self) -> String {
         match &self.place {
             Place::Naming => "name> ".to_owned(),
+            Place::Password(name) => format!("password for {name}: "),
             Place::Menu => "menu> ".to_owned(),
             Place::Chat(partner) => format!("chat:{partner}> "),
             Place::Room(room) => format!("#{room}> "),
@@ -100,10 +132,28 @@ impl State {
         self.rooms.values().map(String::as_str)
     }
 
+    /// Users we ignore, as shown, sorted case-insensitively.
+    pub(crate) fn ignored(&self) -> impl Iterator<Item = &str> {
+        self.ignored.values().map(String::as_str)
+    }
+
     /// Records a name we are about to send while naming.
     pub(crate) fn trying_name(&mut self, name: &str) {
         self.tried_name = Some(name.to_owned());
         self.refused_name = false;
+    }
+
+    /// Records that a typed password is about to be sent.
+    pub(crate) fn sending_password(&mut self) {
+        self.refused_password = false;
+        self.password_source = None;
+    }
+
+    /// Records that a password given ahead of time (from `source`) is about
+    /// to be sent.
+    pub(crate) fn sending_preset(&mut self, source: &str) {
+        self.refused_password = false;
+        self.password_source = Some(source.to_owned());
     }
 
     fn see_user(&mut self, name: &str) {
@@ -127,30 +177,59 @@ impl State {
     /// Updates the state from one server line. Call it before rendering
     /// the line, so the prompt changes together with the notice.
     pub(crate) fn apply(&mut self, line: &ServerLine) {
+        if matches!(
+            line,
+            ServerLine::Welcome(_)
+                | ServerLine::Password(_)
+                | ServerLine::Ok(_)
+                | ServerLine::Err(..)
+                | ServerLine::Bye(..)
+        ) {
+            self.awaiting_answer = false;
+        }
         match line {
             ServerLine::Hello(_) => self.place = Place::Naming,
             ServerLine::Welcome(name) => {
                 self.me = Some(name.to_string());
                 self.place = Place::Menu;
+                self.password_for = None;
                 self.see_user(name);
             }
-            ServerLine::Info(_) => {}
-            ServerLine::Password(_)
-            | ServerLine::History(_)
-            | ServerLine::Action(..)
-            | ServerLine::Away(..)
-            | ServerLine::Ignoring(_)
-            | ServerLine::Topic(..)
-            | ServerLine::Op(..)
-            | ServerLine::Kicked(..) => {}
-            ServerLine::Ok(reply) => self.apply_ok(reply),
-            ServerLine::Err(code, _) => {
-                if self.me.is_none()
-                    && matches!(code, ErrorCode::NameTaken | ErrorCode::NameInvalid)
-                {
-                    self.refused_name = true;
+            ServerLine::Password(name) => {
+                self.place = Place::Password(name.to_string());
+                self.password_for = Some(name.to_string());
+            }
+            ServerLine::Info(_) | ServerLine::History(_) => {}
+            ServerLine::Action(room, from, _) => {
+                if let Some(room) = room {
+                    self.see_room(room);
+                }
+                self.see_user(from);
+            }
+            ServerLine::Away(name, _) => self.see_user(name),
+            ServerLine::Ignoring(name) => {
+                self.fresh_ignored
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(fold(name), name.to_string());
+            }
+            ServerLine::Topic(room, setter, _) => {
+                self.see_room(room);
+                if let Some(setter) = setter {
+                    self.see_user(setter);
                 }
             }
+            ServerLine::Op(room, name) => {
+                self.see_room(room);
+                self.see_user(name);
+            }
+            ServerLine::Kicked(room, by, _) => {
+                self.see_user(by);
+                if matches!(&self.place, Place::Room(r) if r.eq_ignore_ascii_case(room)) {
+                    self.place = Place::Menu;
+                }
+            }
+            ServerLine::Ok(reply) => self.apply_ok(reply),
+            ServerLine::Err(code, _) => self.apply_err(*code),
             ServerLine::User(name, user_state) => {
                 self.fresh_users.get_or_insert_with(BTreeMap::new);
                 self.see_user(name);
@@ -202,20 +281,47 @@ impl State {
         }
     }
 
+    fn apply_err(&mut self, code: ErrorCode) {
+        if self.me.is_some() {
+            return;
+        }
+        match (&self.place, code) {
+            (
+                Place::Naming,
+                ErrorCode::NameTaken | ErrorCode::NameInvalid | ErrorCode::TryLater,
+            ) => {
+                self.refused_name = true;
+            }
+            // After a wrong password (or too many tries) the server is
+            // back at naming. Other errors (a line too long) leave it
+            // waiting for the password.
+            (Place::Password(_), ErrorCode::BadPassword | ErrorCode::TryLater) => {
+                self.place = Place::Naming;
+                self.refused_password = true;
+            }
+            _ => {}
+        }
+    }
+
     fn apply_ok(&mut self, reply: &OkReply) {
         match reply {
-            OkReply::Help | OkReply::Ping(_) => {}
-            OkReply::Register(_)
+            OkReply::Help
+            | OkReply::Ping(_)
+            | OkReply::Register(_)
             | OkReply::Password
             | OkReply::Unregister(_)
             | OkReply::Away
             | OkReply::Back
-            | OkReply::Ignore(_)
-            | OkReply::Unignore(_)
-            | OkReply::Ignores(_)
             | OkReply::Topic
             | OkReply::Kick(_)
             | OkReply::Ban(_) => {}
+            OkReply::Ignore(name) => {
+                self.ignored.insert(fold(name), name.to_string());
+            }
+            OkReply::Unignore(name) => {
+                self.ignored.remove(&fold(name));
+            }
+            OkReply::Ignores(_) => self.ignored = self.fresh_ignored.take().unwrap_or_default(),
             OkReply::List(_) => {
                 // The list is a snapshot: names not in it have left.
                 let mut fresh = self.fresh_users.take().unwrap_or_default();
@@ -248,75 +354,10 @@ impl State {
     /// The connection is gone without a `BYE`.
     pub(crate) fn close(&mut self) {
         self.place = Place::Closed;
+        self.awaiting_answer = false;
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn feed(state: &mut State, lines: &[&str]) {
-        for line in lines {
-            state.apply(&ServerLine::parse(line).unwrap());
-        }
-    }
-
-    #[test]
-    fn prompt_follows_the_server() {
-        let mut state = State::new();
-        assert_eq!(state.prompt(), "name> ");
-        feed(&mut state, &["HELLO chinwag/1 pick", "WELCOME Alice"]);
-        assert_eq!(state.prompt(), "menu> ");
-        feed(&mut state, &["REQUEST Bob", "CHAT Bob", "OK accept Bob"]);
-        assert_eq!(state.prompt(), "chat:Bob> ");
-        assert!(state.requests.is_empty());
-        feed(&mut state, &["ENDED Bob left"]);
-        assert_eq!(state.prompt(), "menu> ");
-        feed(&mut state, &["OK join Lobby 3"]);
-        assert_eq!(state.prompt(), "#Lobby> ");
-        feed(&mut state, &["OK leave room Lobby"]);
-        assert_eq!(state.prompt(), "menu> ");
-        feed(&mut state, &["BYE"]);
-        assert_eq!(state.place, Place::Closed);
-    }
-
-    #[test]
-    fn requests_and_outgoing_are_tracked() {
-        let mut state = State::new();
-        feed(
-            &mut state,
-            &["WELCOME a", "REQUEST b", "REQUEST c", "REQUEST B"],
-        );
-        assert_eq!(state.requests, ["c", "B"]);
-        feed(&mut state, &["CANCELLED c busy", "OK chat d"]);
-        assert_eq!(state.requests, ["B"]);
-        assert_eq!(state.outgoing.as_deref(), Some("d"));
-        feed(&mut state, &["DECLINED D declined"]);
-        assert_eq!(state.outgoing, None);
-        // A mutual request: CHAT comes before OK chat.
-        feed(&mut state, &["CHAT B", "OK chat B"]);
-        assert_eq!(state.outgoing, None);
-    }
-
-    #[test]
-    fn list_replaces_known_users_and_rooms() {
-        let mut state = State::new();
-        feed(&mut state, &["WELCOME me", "MSG ghost hi", "JOINED r1 x"]);
-        assert_eq!(state.users().collect::<Vec<_>>(), ["ghost", "me", "x"]);
-        feed(
-            &mut state,
-            &[
-                "USER Bob chatting carol",
-                "REQUEST zed",
-                "USER dave room Lobby",
-                "OK list 3",
-            ],
-        );
-        assert_eq!(
-            state.users().collect::<Vec<_>>(),
-            ["Bob", "carol", "dave", "me", "zed"]
-        );
-        feed(&mut state, &["ROOMINFO Lobby 1", "OK rooms 1"]);
-        assert_eq!(state.rooms().collect::<Vec<_>>(), ["Lobby"]);
-    }
-}
+#[path = "state_tests.rs"]
+mod tests;

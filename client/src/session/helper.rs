@@ -9,10 +9,17 @@
 //! was (text and cursor), which the helper records on every repaint. The
 //! check repeats because rustyline reads one signal per wake-up and can
 //! lose a SIGINT that arrives together with a SIGWINCH.
+//!
+//! Passwords are masked by the highlighter, as rustyline's
+//! `read_password` example does: at the password prompt the whole line,
+//! and in `/register`, `/password` and `/unregister` everything after the
+//! command word, is drawn as one `*` per column.
 
 use std::borrow::Cow;
 use std::sync::Arc;
+
 use std::sync::atomic::{AtomicBool, Ordering};
+use unicode_width::UnicodeWidthStr as _;
 
 use parking_lot::Mutex;
 use rustyline::completion::{Completer, Pair};
@@ -23,6 +30,7 @@ use rustyline::{Context, Helper};
 
 use crate::complete::complete;
 use crate::feed::Shared;
+use crate::input;
 
 /// Compares the prompt on screen with the state's, and pokes the session
 /// loop when they differ. Shared by the helper and the printer thread.
@@ -68,6 +76,8 @@ pub(super) struct ChatHelper {
     /// The line being edited and the cursor's byte offset, as of the last
     /// repaint.
     last_line: Mutex<(String, usize)>,
+    /// The current `readline` reads a password: mask the whole line.
+    secret_prompt: AtomicBool,
     colour: bool,
 }
 
@@ -76,12 +86,15 @@ impl ChatHelper {
         ChatHelper {
             watch,
             last_line: Mutex::new((String::new(), 0)),
+            secret_prompt: AtomicBool::new(false),
             colour,
         }
     }
 
-    /// Called before each `readline` with the prompt and line it will show.
-    pub(super) fn showing(&self, prompt: &str, line: &str, pos: usize) {
+    /// Called before each `readline` with the prompt and line it will show,
+    /// and whether the line is a password.
+    pub(super) fn showing(&self, prompt: &str, line: &str, pos: usize, secret: bool) {
+        self.secret_prompt.store(secret, Ordering::SeqCst);
         *self.watch.shown.lock() = prompt.to_owned();
         *self.last_line.lock() = (line.to_owned(), pos);
         self.watch.requested.store(false, Ordering::SeqCst);
@@ -154,7 +167,15 @@ impl Highlighter for ChatHelper {
 
     fn highlight<'l>(&self, line: &'l str, pos: usize) -> Cow<'l, str> {
         self.record(line, pos);
-        Cow::Borrowed(line)
+        let start = if self.secret_prompt.load(Ordering::SeqCst) {
+            Some(0)
+        } else {
+            input::secret_start(line)
+        };
+        match start {
+            Some(start) => Cow::Owned(mask(line, start)),
+            None => Cow::Borrowed(line),
+        }
     }
 
     fn highlight_char(&self, line: &str, pos: usize, _kind: CmdKind) -> bool {
@@ -165,3 +186,23 @@ impl Highlighter for ChatHelper {
 }
 
 impl Helper for ChatHelper {}
+
+/// `line` with everything from byte `start` drawn as `*`, one per column,
+/// so the cursor stays where rustyline puts it.
+fn mask(line: &str, start: usize) -> String {
+    let (shown, hidden) = line.split_at(start);
+    format!("{shown}{}", "*".repeat(hidden.width()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask;
+
+    #[test]
+    fn masking_keeps_the_width() {
+        assert_eq!(mask("hunter2", 0), "*******");
+        assert_eq!(mask("/register pass word", 10), "/register *********");
+        assert_eq!(mask("/register 日本", 10), "/register ****");
+        assert_eq!(mask("/register ", 10), "/register ");
+    }
+}

@@ -7,9 +7,15 @@
 //! Keys: Enter sends, Tab completes, Ctrl-C clears the line (a second one
 //! on an empty line quits), Ctrl-D on an empty line quits. A paste with
 //! several lines sends each line; only its first line may be a command.
+//!
+//! Signing in: when the server asks for a registered name's password, the
+//! prompt becomes `password for NAME: ` and the line is masked and never
+//! kept; a password given ahead of time (`--password-file`,
+//! `CHINWAG_PASSWORD`) is sent instead of asking, once.
 
 mod helper;
 mod printer;
+mod signin;
 
 use std::io::{self, Write as _};
 use std::path::PathBuf;
@@ -27,8 +33,10 @@ use rustyline::history::FileHistory;
 
 use crate::connection::{Connection, Incoming};
 use crate::feed::{self, Feed, Options, Shared};
+use crate::history::may_remember;
 use crate::input;
 use crate::layout::{self, Line};
+use crate::password::Stash;
 use crate::render;
 use crate::state::Place;
 
@@ -53,6 +61,7 @@ pub(crate) fn run(
     options: Options,
     name: Option<String>,
     history: Option<PathBuf>,
+    password: Stash,
 ) -> Result<u8> {
     // The reader (once the connection is gone) and the signal thread poke
     // the session loop with SIGINT. Inside readline, rustyline's handler turns that
@@ -116,6 +125,7 @@ pub(crate) fn run(
         options,
         erase,
         hung_up,
+        password,
     };
     if let Some(name) = name {
         session.send_lines(&[name]);
@@ -168,6 +178,9 @@ fn feeder(mut feed: Feed, rows: Sender<Vec<String>>) -> impl FnMut(Incoming) + S
                 let _ = rows.send(batch);
             }
         }
+        Incoming::Unreadable(why) => {
+            let _ = rows.send(feed.unreadable(why));
+        }
         Incoming::Closed(error) => {
             let batch = feed.closed(error.as_ref());
             feed.hand_over(batch);
@@ -198,6 +211,8 @@ struct Session {
     erase: bool,
     /// SIGHUP or SIGTERM arrived: leave as with Ctrl-D.
     hung_up: Arc<AtomicBool>,
+    /// A password given ahead of time, sent the first time one is asked for.
+    password: Stash,
 }
 
 impl Session {
@@ -215,16 +230,25 @@ impl Session {
         let mut restore: Option<(String, usize)> = None;
         let mut ctrl_c_armed = false;
         loop {
-            let prompt = {
+            let (prompt, asking_password) = {
                 let state = self.shared.state.lock();
                 if state.place == Place::Closed {
                     drop(state);
                     return Ok(self.finish());
                 }
-                state.prompt()
+                (state.prompt(), matches!(state.place, Place::Password(_)))
             };
-            let (line, pos) = restore.take().unwrap_or_default();
-            self.helper().showing(&prompt, &line, pos);
+            if asking_password && self.send_preset_password() {
+                continue;
+            }
+            let (line, pos) = if asking_password {
+                // Nothing typed at another prompt is carried into this one.
+                restore = None;
+                (String::new(), 0)
+            } else {
+                restore.take().unwrap_or_default()
+            };
+            self.helper().showing(&prompt, &line, pos, asking_password);
             let result = if line.is_empty() {
                 self.editor.readline(&prompt)
             } else {
@@ -232,9 +256,13 @@ impl Session {
                 self.editor.readline_with_initial(&prompt, (left, right))
             };
             match result {
+                Ok(text) if asking_password => {
+                    ctrl_c_armed = false;
+                    self.send_password(text);
+                }
                 Ok(text) => {
                     ctrl_c_armed = false;
-                    if !text.trim().is_empty() {
+                    if may_remember(&text) {
                         let _ = self.editor.add_history_entry(text.as_str());
                     }
                     self.send_lines(&input::split_typed(&text));
@@ -248,9 +276,12 @@ impl Session {
                     let stale = self.shared.state.lock().prompt() != prompt;
                     if watcher || stale {
                         // Not the user: the prompt changed. Reopen the editor
-                        // with the new prompt in place of the old row.
+                        // with the new prompt in place of the old row (a
+                        // half-typed password is dropped, not carried over).
                         self.erase_rows(&prompt, &line);
-                        restore = Some((line, pos));
+                        if !asking_password {
+                            restore = Some((line, pos));
+                        }
                         continue;
                     }
                     if line.is_empty() && ctrl_c_armed {
@@ -300,8 +331,21 @@ impl Session {
     }
 
     /// Ctrl-D, or a second Ctrl-C: ask the server to close, then finish.
+    /// While the server waits for a password it would take `/quit` for
+    /// one, so then we hang up instead.
     fn leave(&mut self) -> u8 {
-        self.shared.state.lock().leaving = true;
+        let mut state = self.shared.state.lock();
+        state.leaving = true;
+        if matches!(state.place, Place::Password(_)) {
+            state.hung_up = true;
+            state.place = Place::Closed;
+            let goodbye = feed::rows(self.options, &[render::notice("disconnected. bye!")]);
+            state.last_words.extend(goodbye);
+            drop(state);
+            self.connection.close();
+            return self.finish();
+        }
+        drop(state);
         if self.connection.send("/quit").is_ok() {
             self.wait_for_bye();
         }

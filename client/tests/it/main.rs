@@ -4,3 +4,7 @@
 mod harness;
 mod pipe;
 mod pty;
+mod signin;
+mod term;
+mod tls;
+mod v2;

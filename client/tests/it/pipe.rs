@@ -2,40 +2,14 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::thread;
 
-use crate::harness::{Peer, TIMEOUT, TestServer};
+use crate::harness::{Peer, TIMEOUT, TestServer, run_pipe};
 
-/// Runs `chinwag --server ADDR ARGS…` with `input` on stdin; kills it and
-/// fails if it takes longer than the timeout.
+/// Runs `chinwag --server ADDR ARGS…` with `input` on stdin.
 fn run(addr: SocketAddr, args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chinwag"))
-        .arg("--server")
-        .arg(addr.to_string())
-        .args(args)
-        .env_remove("CHINWAG_NAME")
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn chinwag");
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(input.as_bytes()).expect("write stdin");
-    drop(stdin);
-    let pid = child.id();
-    let (done_tx, done) = crossbeam_channel::bounded(1);
-    thread::spawn(move || {
-        let _ = done_tx.send(child.wait_with_output());
-    });
-    match done.recv_timeout(TIMEOUT) {
-        Ok(output) => output.expect("wait"),
-        Err(_) => {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            panic!("chinwag did not finish within {TIMEOUT:?} (input {input:?})");
-        }
-    }
+    run_pipe(&addr.to_string(), args, input, &[])
 }
 
 fn stdout(output: &Output) -> String {
@@ -108,7 +82,7 @@ fn raw_prints_the_protocol_lines() {
     let output = run(server.addr(), &["--raw"], "dave\n/ping tok\n");
     assert_contains(
         &output,
-        &["HELLO chinwag/1", "WELCOME dave", "OK ping tok", "BYE"],
+        &["HELLO chinwag/2", "WELCOME dave", "OK ping tok", "BYE exit"],
     );
     assert_eq!(output.status.code(), Some(0));
 }

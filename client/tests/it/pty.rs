@@ -2,113 +2,12 @@
 //! appear at once above a half-typed line, which survives; the prompt
 //! follows the server; history, completion, paste and Ctrl-C/Ctrl-D.
 
-use std::io::Write;
-use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
-use expectrl::process::unix::{PtyStream, UnixProcess, WaitStatus};
-use expectrl::stream::log::LogStream;
-use expectrl::{ControlCode, Eof, Expect as _, Session};
+use expectrl::ControlCode;
 
-use crate::harness::{Peer, TIMEOUT, TestServer, scratch_dir};
-
-/// Everything read from and written to the terminal, for failure reports.
-#[derive(Clone, Default)]
-struct Transcript(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Transcript {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("transcript").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// `chinwag` running in a 120×40 pseudo-terminal (the client may draw its
-/// first lines at 80 columns, before the size is set: needles must be
-/// short enough not to wrap at 80).
-struct Term {
-    session: Session<UnixProcess, LogStream<PtyStream, Transcript>>,
-    transcript: Transcript,
-}
-
-impl Term {
-    fn spawn(server: &TestServer, args: &[&str], history: &Path) -> Term {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_chinwag"));
-        command
-            .arg("--server")
-            .arg(server.addr().to_string())
-            .arg("--history")
-            .arg(history)
-            .arg("--no-color")
-            .args(args)
-            .env("TERM", "xterm-256color")
-            .env_remove("CHINWAG_NAME")
-            .env_remove("NO_COLOR");
-        let mut session = Session::spawn(command).expect("spawn chinwag in a pty");
-        session
-            .get_process_mut()
-            .set_window_size(120, 40)
-            .expect("window size");
-        let transcript = Transcript::default();
-        let mut session = expectrl::session::log(session, transcript.clone()).expect("log");
-        session.set_expect_timeout(Some(TIMEOUT));
-        Term {
-            session,
-            transcript,
-        }
-    }
-
-    fn fail(&self, what: &str) -> ! {
-        let bytes = self.transcript.0.lock().expect("transcript").clone();
-        panic!(
-            "{what}; terminal transcript:\n{}",
-            String::from_utf8_lossy(&bytes)
-        );
-    }
-
-    /// Waits until the terminal has shown `text`.
-    fn expect(&mut self, text: &str) {
-        if let Err(error) = self.session.expect(text) {
-            self.fail(&format!("waiting for {text:?}: {error}"));
-        }
-    }
-
-    /// Waits until `prompt` is drawn with an empty line after it, which
-    /// only happens inside the line editor. Keys meant for the editor
-    /// (Ctrl-C, Ctrl-D) must wait for it: between two lines the terminal is
-    /// briefly in cooked mode, and the tty driver would take them.
-    fn expect_empty_prompt(&mut self, prompt: &str) {
-        self.expect(&format!("{prompt}\r\u{1b}[{}C", prompt.len()));
-    }
-
-    fn send(&mut self, keys: &str) {
-        if let Err(error) = self.session.send(keys) {
-            self.fail(&format!("sending {keys:?}: {error}"));
-        }
-    }
-
-    fn control(&mut self, code: ControlCode) {
-        if let Err(error) = self.session.send(code) {
-            self.fail(&format!("sending {code:?}: {error}"));
-        }
-    }
-
-    /// Waits for the client to exit; returns its exit code.
-    fn exit_code(&mut self) -> i32 {
-        if let Err(error) = self.session.expect(Eof) {
-            self.fail(&format!("waiting for the client to exit: {error}"));
-        }
-        match self.session.get_process().wait() {
-            Ok(WaitStatus::Exited(_, code)) => code,
-            other => self.fail(&format!("unexpected exit {other:?}")),
-        }
-    }
-}
+use crate::harness::{Peer, TestServer, scratch_dir};
+use crate::term::Term;
 
 #[test]
 fn an_incoming_request_appears_while_typing_and_the_line_survives() {
@@ -270,7 +169,7 @@ fn a_vanished_server_is_reported_and_the_exit_is_non_zero() {
     alice.send("half typed");
     alice.expect("half typed");
     server.stop();
-    alice.expect("the server closed the connection");
+    alice.expect("the server is shutting down; disconnected");
     assert_eq!(alice.exit_code(), 1);
 }
 
@@ -311,4 +210,33 @@ fn history_survives_a_hangup() {
     assert_eq!(code, 0, "a hangup leaves cleanly");
     let saved = std::fs::read_to_string(&history).expect("history file");
     assert!(saved.contains("/ping before-the-hangup"), "{saved:?}");
+}
+
+#[test]
+fn a_password_command_is_masked_and_never_kept() {
+    let server = TestServer::start();
+    let dir = scratch_dir("secret");
+    let history = dir.join("history");
+    let mut term = Term::spawn(&server, &["--name", "sam"], &history);
+    term.expect_empty_prompt("menu> ");
+    term.send("/ping kept\r");
+    term.expect("pong kept");
+    term.expect_empty_prompt("menu> ");
+    term.send("/register zqzq zqzq");
+    term.expect("/register *********");
+    term.send("\r");
+    // Whatever this server answers (a version-1 hub does not know the
+    // command), the password is neither shown nor kept.
+    term.expect("-!- ");
+    term.expect_empty_prompt("menu> ");
+    term.control(ControlCode::EndOfTransmission);
+    assert_eq!(term.exit_code(), 0);
+    let screen = term.screen_output();
+    assert!(
+        !screen.contains("zq"),
+        "a password reached the screen:\n{screen}"
+    );
+    let kept = std::fs::read_to_string(&history).expect("history file");
+    assert!(kept.contains("/ping kept"), "{kept:?}");
+    assert!(!kept.contains("register"), "{kept:?}");
 }

@@ -1,43 +1,64 @@
-//! Tests for `render.rs`: every tag, tables, and hostile text.
+//! Tests for the renderer: every tag, tables, and hostile text; the lines
+//! and replies version 2 added, and the stored past, are in `v2.rs`.
+
+mod v2;
 
 use super::*;
 use crate::layout::Layout;
+use jiff::Zoned;
 
-const PLAIN: Layout = Layout {
+pub(super) const PLAIN: Layout = Layout {
     colour: false,
     width: None,
 };
 
+/// "Now" for the tests: 2024-05-01 12:00 UTC.
+pub(super) fn now() -> Zoned {
+    "2024-05-01T12:00:00+00:00[UTC]".parse().unwrap()
+}
+
 /// Feeds `lines` through a fresh state and renderer (as `me` after a
-/// `WELCOME`, unless the first line is `HELLO`) and returns plain rows
-/// without the stamp.
-fn show(lines: &[&str]) -> Vec<String> {
+/// `WELCOME`, unless the first line is `HELLO` or `PASSWORD`) and returns
+/// plain rows; the stamp of a row about now ("12:00 ") is cut off, a stamp
+/// about the past is kept.
+pub(super) fn show(lines: &[&str]) -> Vec<String> {
     let mut state = State::new();
     let mut renderer = Renderer::default();
-    if !lines[0].starts_with("HELLO") {
+    if !lines[0].starts_with("HELLO") && !lines[0].starts_with("PASSWORD") {
         state.apply(&ServerLine::parse("WELCOME me").unwrap());
     }
     let mut out = Vec::new();
     for raw in lines {
         let line = ServerLine::parse(raw).unwrap();
         state.apply(&line);
-        for rendered in renderer.render(&line, &state) {
-            for row in PLAIN.rows("12:00", &rendered) {
-                out.push(row.strip_prefix("12:00 ").unwrap().to_owned());
+        for shown in renderer.render(&line, &state) {
+            let stamp = stamp_of(shown.at_ms, &now());
+            for row in PLAIN.rows(&stamp, &shown.line) {
+                out.push(row.strip_prefix("12:00 ").unwrap_or(&row).to_owned());
             }
         }
     }
     out
 }
 
-fn check(lines: &[&str], expected: &[&str]) {
+/// Renders one line in `state` to plain rows with the "12:00" stamp.
+pub(super) fn rows_in(state: &State, raw: &str) -> Vec<String> {
+    let line = ServerLine::parse(raw).unwrap();
+    Renderer::default()
+        .render(&line, state)
+        .iter()
+        .flat_map(|shown| PLAIN.rows("00:00", &shown.line))
+        .collect()
+}
+
+pub(super) fn check(lines: &[&str], expected: &[&str]) {
     assert_eq!(show(lines), expected, "input {lines:?}");
 }
 
 #[test]
 fn every_tag_renders() {
     check(
-        &["HELLO chinwag/1 type a name"],
+        &["HELLO chinwag/2 type a name"],
         &[
             "-!- connected; choose a name: 1-24 letters, digits, '_' or '-', starting with a letter or digit",
         ],
@@ -120,9 +141,36 @@ fn every_tag_renders() {
         &["PARTED r B disconnected"],
         &["-!- B disconnected from #r"],
     );
+    check(&["PARTED r B kicked"], &["-!- B was removed from #r"]);
     check(
-        &["BYE see you"],
-        &["-!- the server closed the connection (BYE)"],
+        &["PASSWORD alice type the password"],
+        &["-!- alice is a registered name: enter its password to sign in"],
+    );
+    check(&["ACTION - B waves"], &["* B waves"]);
+    check(&["ACTION den B waves back"], &["[den] * B waves back"]);
+    check(
+        &["AWAY B lunch, back at 2"],
+        &["-!- B is away: lunch, back at 2 (your request was delivered)"],
+    );
+    check(&["AWAY B"], &["-!- B is away (your request was delivered)"]);
+    check(
+        &["TOPIC den amy release on friday"],
+        &["-!- topic of #den (set by amy): release on friday"],
+    );
+    check(&["TOPIC den -"], &["-!- #den has no topic"]);
+    check(
+        &["TOPIC den - old words"],
+        &["-!- topic of #den: old words"],
+    );
+    check(&["OP den amy"], &["-!- amy is now the operator of #den"]);
+    check(&["OP den ME"], &["-!- you are now the operator of #den"]);
+    check(
+        &["KICKED den amy too loud"],
+        &["-!- you were removed from #den by amy: too loud; back at the menu"],
+    );
+    check(
+        &["KICKED den amy"],
+        &["-!- you were removed from #den by amy; back at the menu"],
     );
 }
 
@@ -143,7 +191,7 @@ fn name_errors_name_the_name_and_mention_old_sessions() {
     let mut state = State::new();
     state.trying_name("alice");
     let line = ServerLine::parse("ERR name-taken x").unwrap();
-    let rows = PLAIN.rows("00:00", &Renderer::default().render(&line, &state)[0]);
+    let rows = PLAIN.rows("00:00", &Renderer::default().render(&line, &state)[0].line);
     assert_eq!(
         rows,
         [
@@ -224,7 +272,7 @@ fn colours_never_reach_the_screen_from_the_network() {
     state.apply(&ServerLine::parse("WELCOME me").unwrap());
     let line = ServerLine::parse("MSG B \u{1b}[31mred").unwrap();
     let rendered = Renderer::default().render(&line, &state);
-    let row = layout.rows("00:00", &rendered[0]).concat();
+    let row = layout.rows("00:00", &rendered[0].line).concat();
     // Our own SGR codes only: every ESC is followed by `[` and a code we emit.
     assert!(row.contains("\u{fffd}[31mred"));
     assert_eq!(row.matches('\u{1b}').count(), 4, "{row:?}");
@@ -254,7 +302,7 @@ fn padding_cannot_push_a_fake_sender_to_the_start_of_a_row() {
     let text = format!("{}bob: send me your password", " ".repeat(300));
     let line = ServerLine::parse(&format!("MSG eve {text}")).unwrap();
     let rendered = Renderer::default().render(&line, &state);
-    let rows = layout.rows("12:00", &rendered[0]);
+    let rows = layout.rows("12:00", &rendered[0].line);
     assert!(rows.len() >= 4);
     assert!(rows[0].starts_with("12:00 eve: "));
     for row in &rows[1..] {
@@ -283,8 +331,8 @@ fn own_name_is_styled_as_me() {
     state.apply(&ServerLine::parse("WELCOME Me").unwrap());
     let line = ServerLine::parse("JOINED r me").unwrap();
     let rendered = Renderer::default().render(&line, &state);
-    assert_eq!(rendered[0][1].style, Style::Me);
+    assert_eq!(rendered[0].line[1].style, Style::Me);
     let line = ServerLine::parse("JOINED r bob").unwrap();
     let rendered = Renderer::default().render(&line, &state);
-    assert_eq!(rendered[0][1].style, Style::User("bob".into()));
+    assert_eq!(rendered[0].line[1].style, Style::User("bob".into()));
 }

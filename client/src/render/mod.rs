@@ -1,17 +1,28 @@
 //! Server line → display text, pure. Every string from the network passes
 //! through [`neutralise`] first. Message lines always start with the
-//! sender's name; everything the client says itself starts with a `-!-`
-//! marker (`-i-` for the server's `INFO` prose), which no user can type in
-//! front of their own message. `/list` and `/rooms` rows are collected and
-//! shown as one table when their `OK` arrives.
+//! sender's name (`bob: hi`, `[den] bob: hi`) and actions with a star and
+//! the name (`* bob waves`); everything the client says itself starts with
+//! a `-!-` marker (`-i-` for the server's `INFO` prose), which no user can
+//! type in front of their own message. `/list`, `/rooms` and `/ignores`
+//! rows are collected and shown as one table when their `OK` arrives
+//! (`tables.rs`); `OK` and `ERR` words are in `replies.rs`; a room's
+//! stored past, between its two separators, in `past.rs`.
+
+mod past;
+mod replies;
+mod tables;
+#[cfg(test)]
+mod tests;
 
 use common::{
-    CancelReason, DeclineReason, EndReason, ErrorCode, OkReply, PartReason, ServerLine, UserState,
-    fold, is_forbidden,
+    ByeReason, CancelReason, DeclineReason, EndReason, PartReason, ServerLine, UserState, fold,
+    is_forbidden,
 };
 
-use crate::layout::{Line, Span, Style, span};
+use crate::layout::{Line, Shown, Span, Style, span};
 use crate::state::State;
+
+pub(crate) use self::past::stamp_of;
 
 /// Whether `c` must not reach the terminal: the protocol's forbidden set,
 /// plus the bidi marks (U+200E, U+200F, U+061C), invisible operators and
@@ -64,24 +75,48 @@ pub(crate) fn unparsed(raw: &str) -> Line {
     ]
 }
 
-/// A piece of a notice: system prose, a user name or a room name.
+/// A piece of a notice: system prose, a user name, a room name, or text a
+/// user wrote (a reason, a topic).
 enum Piece<'a> {
     Text(&'a str),
     Name(&'a str),
     Room(&'a str),
+    Said(&'a str),
 }
 
-/// Collects `/list` and `/rooms` rows until their final `OK`.
+/// Collects table rows until their final `OK`, and remembers whether a
+/// room's stored past is being shown.
 #[derive(Debug, Default)]
 pub(crate) struct Renderer {
     users: Vec<(String, UserState)>,
     rooms: Vec<(String, usize)>,
+    ignored: Vec<String>,
+    /// The room whose `HISTORY` lines are arriving, until another line
+    /// closes the past with the "now" separator.
+    past: Option<String>,
 }
 
 impl Renderer {
     /// The display lines for `line`; `state` must already include it.
-    pub(crate) fn render(&mut self, line: &ServerLine, state: &State) -> Vec<Line> {
-        use Piece::{Name, Room, Text};
+    pub(crate) fn render(&mut self, line: &ServerLine, state: &State) -> Vec<Shown> {
+        let mut shown = Vec::new();
+        if let ServerLine::History(history) = line {
+            if self.past.as_deref() != Some(&*history.room) {
+                shown.push(past::opening(&history.room).into());
+                self.past = Some(history.room.to_string());
+            }
+            shown.push(past::history(history));
+            return shown;
+        }
+        if self.past.take().is_some() {
+            shown.push(past::closing().into());
+        }
+        shown.extend(self.present(line, state).into_iter().map(Shown::from));
+        shown
+    }
+
+    fn present(&mut self, line: &ServerLine, state: &State) -> Vec<Line> {
+        use Piece::{Name, Room, Said, Text};
         let me = state.me.as_deref();
         let say = |pieces: &[Piece<'_>]| vec![notice_of(pieces, me)];
         match line {
@@ -96,18 +131,26 @@ impl Renderer {
                     "! /list shows who is here, /chat NAME asks someone, /join ROOM enters a room, /help lists all",
                 ),
             ]),
+            ServerLine::Password(name) => say(&[
+                Name(name),
+                Text(" is a registered name: enter its password to sign in"),
+            ]),
             ServerLine::Info(text) => vec![vec![
                 span("-i-", Style::Faint),
                 span(format!(" {}", neutralise(text)), Style::Faint),
             ]],
-            ServerLine::Ok(reply) => self.render_ok(reply, me),
-            ServerLine::Err(code, _) => vec![error(&error_text(*code, state))],
+            ServerLine::Ok(reply) => self.render_ok(reply, state),
+            ServerLine::Err(code, _) => vec![error(&replies::error_text(*code, state))],
             ServerLine::User(name, user_state) => {
                 self.users.push((neutralise(name), user_state.clone()));
                 Vec::new()
             }
             ServerLine::RoomInfo(room, members) => {
                 self.rooms.push((neutralise(room), *members));
+                Vec::new()
+            }
+            ServerLine::Ignoring(name) => {
+                self.ignored.push(name.to_string());
                 Vec::new()
             }
             ServerLine::Request(from) => say(&[
@@ -138,12 +181,22 @@ impl Renderer {
                     say(&[Name(name), Text(" disconnected; your request was dropped")])
                 }
             },
+            ServerLine::Away(name, reason) if reason.is_empty() => {
+                say(&[Name(name), Text(" is away (your request was delivered)")])
+            }
+            ServerLine::Away(name, reason) => say(&[
+                Name(name),
+                Text(" is away: "),
+                Said(reason),
+                Text(" (your request was delivered)"),
+            ]),
             ServerLine::Chat(partner) => say(&[
                 Text("you are now chatting with "),
                 Name(partner),
                 Text(": type to talk, /leave to end"),
             ]),
             ServerLine::Msg(from, text) => vec![message(None, from, text, me)],
+            ServerLine::Action(room, from, text) => vec![action(room.as_deref(), from, text, me)],
             ServerLine::Ended(partner, reason) => match reason {
                 EndReason::Left => say(&[Name(partner), Text(" left the chat; back at the menu")]),
                 EndReason::Disconnected => say(&[
@@ -160,83 +213,72 @@ impl Renderer {
                 PartReason::Kicked => say(&[Name(name), Text(" was removed from "), Room(room)]),
             },
             ServerLine::Room(room, from, text) => vec![message(Some(room), from, text, me)],
-            ServerLine::Bye(..) if state.leaving => say(&[Text("disconnected. bye!")]),
-            ServerLine::Bye(..) => say(&[Text("the server closed the connection (BYE)")]),
-            other => say(&[Text(&other.to_string())]),
-        }
-    }
-
-    fn render_ok(&mut self, reply: &OkReply, me: Option<&str>) -> Vec<Line> {
-        use Piece::{Name, Room, Text};
-        let say = |pieces: &[Piece<'_>]| vec![notice_of(pieces, me)];
-        match reply {
-            OkReply::Help | OkReply::Accept(_) => Vec::new(),
-            OkReply::Register(_)
-            | OkReply::Password
-            | OkReply::Unregister(_)
-            | OkReply::Away
-            | OkReply::Back
-            | OkReply::Ignore(_)
-            | OkReply::Unignore(_)
-            | OkReply::Ignores(_)
-            | OkReply::Topic
-            | OkReply::Kick(_)
-            | OkReply::Ban(_) => say(&[Text(&ServerLine::Ok(reply.clone()).to_string())]),
-            OkReply::List(_) => user_table(std::mem::take(&mut self.users), me),
-            OkReply::Rooms(_) => room_table(std::mem::take(&mut self.rooms)),
-            OkReply::Chat(name) => say(&[
-                Text("asked "),
-                Name(name),
-                Text(" to chat; waiting for an answer (/cancel withdraws)"),
+            ServerLine::Topic(room, _, text) if text.is_empty() => {
+                say(&[Room(room), Text(" has no topic")])
+            }
+            ServerLine::Topic(room, Some(setter), text) => say(&[
+                Text("topic of "),
+                Room(room),
+                Text(" (set by "),
+                Name(setter),
+                Text("): "),
+                Said(text),
             ]),
-            OkReply::Decline(name) => say(&[Text("declined "), Name(name), Text("'s request")]),
-            OkReply::Cancel(name) => say(&[Text("withdrew your request to "), Name(name)]),
-            OkReply::LeaveChat(partner) => say(&[
-                Text("you left the chat with "),
-                Name(partner),
+            ServerLine::Topic(room, None, text) => {
+                say(&[Text("topic of "), Room(room), Text(": "), Said(text)])
+            }
+            ServerLine::Op(room, name) if is_me(name, me) => {
+                say(&[Text("you are now the operator of "), Room(room)])
+            }
+            ServerLine::Op(room, name) => {
+                say(&[Name(name), Text(" is now the operator of "), Room(room)])
+            }
+            ServerLine::Kicked(room, by, reason) if reason.is_empty() => say(&[
+                Text("you were removed from "),
+                Room(room),
+                Text(" by "),
+                Name(by),
                 Text("; back at the menu"),
             ]),
-            OkReply::LeaveRoom(room) => {
-                say(&[Text("you left "), Room(room), Text("; back at the menu")])
-            }
-            OkReply::Join(room, members) => {
-                let others = match members.saturating_sub(1) {
-                    0 => "nobody else is here yet".to_owned(),
-                    1 => "1 other member".to_owned(),
-                    n => format!("{n} other members"),
-                };
-                say(&[
-                    Text("you joined "),
-                    Room(room),
-                    Text(&format!(" ({others}): type to talk, /leave to go back")),
-                ])
-            }
-            OkReply::Ping(token) => {
-                let token = token.as_deref().map(neutralise);
-                say(&[Text(&format!("pong {}", token.as_deref().unwrap_or("-")))])
-            }
+            ServerLine::Kicked(room, by, reason) => say(&[
+                Text("you were removed from "),
+                Room(room),
+                Text(" by "),
+                Name(by),
+                Text(": "),
+                Said(reason),
+                Text("; back at the menu"),
+            ]),
+            ServerLine::Bye(reason, _) => vec![bye(*reason, state.leaving)],
+            // Rendered by `render` itself.
+            ServerLine::History(_) => Vec::new(),
         }
     }
 }
 
-/// The human text for an `ERR`, with the name we tried when it is about one.
-fn error_text(code: ErrorCode, state: &State) -> String {
-    let tried = state.tried_name.as_deref().map(neutralise);
-    let naming = state.me.is_none();
-    match (code, tried) {
-        (ErrorCode::NameTaken, Some(name)) if naming => format!(
-            "the name {name} is taken; if it was yours, the old session is freed within about 90 s. choose another name"
+/// The last words of a connection, by the server's reason.
+fn bye(reason: ByeReason, leaving: bool) -> Line {
+    match reason {
+        ByeReason::Exit if leaving => notice("disconnected. bye!"),
+        ByeReason::Exit => notice("the server closed the connection"),
+        ByeReason::Shutdown => notice("the server is shutting down; disconnected"),
+        ByeReason::Replaced => error("you signed in from somewhere else; this session ended"),
+        ByeReason::Overload => error(
+            "the server cut this connection off: it could not keep up with what was sent to it",
         ),
-        (ErrorCode::NameInvalid, Some(name)) if naming => {
-            format!("{name} is not a valid name: use {}", common::NAME_RULE)
-        }
-        (code, _) => code.message().to_owned(),
+        ByeReason::Timeout => error("the server closed the connection: no name was chosen in time"),
+        ByeReason::Full => error("the server is full; try again later"),
+        ByeReason::Refused => error("too many wrong passwords; the server closed the connection"),
     }
+}
+
+fn is_me(name: &str, me: Option<&str>) -> bool {
+    me.is_some_and(|me| me.eq_ignore_ascii_case(name))
 }
 
 fn name_span(name: &str, me: Option<&str>) -> Span {
     let shown = neutralise(name);
-    if me.is_some_and(|me| me.eq_ignore_ascii_case(name)) {
+    if is_me(name, me) {
         span(shown, Style::Me)
     } else {
         span(shown, Style::User(fold(name)))
@@ -250,6 +292,7 @@ fn notice_of(pieces: &[Piece<'_>], me: Option<&str>) -> Line {
             Piece::Text(text) => span(neutralise(text), Style::System),
             Piece::Name(name) => name_span(name, me),
             Piece::Room(room) => span(format!("#{}", neutralise(room)), Style::Room),
+            Piece::Said(text) => span(neutralise(text), Style::Plain),
         });
     }
     line
@@ -267,74 +310,14 @@ fn message(room: Option<&str>, from: &str, text: &str, me: Option<&str>) -> Line
     line
 }
 
-fn user_table(users: Vec<(String, UserState)>, me: Option<&str>) -> Vec<Line> {
-    let count = match users.len() {
-        1 => "1 user online:".to_owned(),
-        n => format!("{n} users online:"),
-    };
-    let mut lines = vec![notice(&count)];
-    let is_me = |name: &str| me.is_some_and(|me| me.eq_ignore_ascii_case(name));
-    let label = |name: &str| {
-        if is_me(name) {
-            format!("{name} (you)")
-        } else {
-            name.to_owned()
-        }
-    };
-    let column = users.iter().map(|(n, _)| label(n).len()).max().unwrap_or(0);
-    for (name, user_state) in users {
-        let shown = label(&name);
-        let mut name_cell = name_span(&name, me);
-        name_cell.text = shown.clone();
-        let mut line = vec![
-            span("-!-   ", Style::System),
-            name_cell,
-            span(" ".repeat(column - shown.len() + 2), Style::Plain),
-        ];
-        match user_state {
-            UserState::Available => line.push(span("available", Style::Plain)),
-            UserState::Away => line.push(span("away", Style::Faint)),
-            UserState::Chatting(peer) => {
-                line.push(span("chatting with ", Style::Faint));
-                line.push(name_span(&peer, me));
-            }
-            UserState::Room(room) => {
-                line.push(span("in room ", Style::Faint));
-                line.push(span(format!("#{}", neutralise(&room)), Style::Room));
-            }
-        }
-        lines.push(line);
+/// `* B waves`, or `[room] * B waves`.
+fn action(room: Option<&str>, from: &str, text: &str, me: Option<&str>) -> Line {
+    let mut line = Vec::with_capacity(5);
+    if let Some(room) = room {
+        line.push(span(format!("[{}] ", neutralise(room)), Style::Room));
     }
-    lines
+    line.push(span("* ", Style::Plain));
+    line.push(name_span(from, me));
+    line.push(span(format!(" {}", neutralise(text)), Style::Plain));
+    line
 }
-
-fn room_table(rooms: Vec<(String, usize)>) -> Vec<Line> {
-    if rooms.is_empty() {
-        return vec![notice("no rooms yet; /join NAME creates one")];
-    }
-    let count = match rooms.len() {
-        1 => "1 room:".to_owned(),
-        n => format!("{n} rooms:"),
-    };
-    let mut lines = vec![notice(&count)];
-    let column = rooms.iter().map(|(r, _)| r.len() + 1).max().unwrap_or(0);
-    for (room, members) in rooms {
-        let members = match members {
-            1 => "1 member".to_owned(),
-            n => format!("{n} members"),
-        };
-        lines.push(vec![
-            span("-!-   ", Style::System),
-            span(format!("#{room}"), Style::Room),
-            span(
-                format!("{}  {members}", " ".repeat(column - room.len() - 1)),
-                Style::Plain,
-            ),
-        ]);
-    }
-    lines
-}
-
-#[cfg(test)]
-#[path = "render_tests.rs"]
-mod tests;
