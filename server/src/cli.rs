@@ -93,6 +93,10 @@ pub struct Args {
     #[arg(long, hide = true, default_value_t = defaults::KEEPALIVE_INTERVAL_SECS, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub keepalive_interval: u64,
+    /// Threads that help write a large room's lines (0: the sender writes
+    /// them all); default one per core but one. For measurements.
+    #[arg(long, hide = true, value_name = "N")]
+    pub fanout_threads: Option<usize>,
     /// Test hook: the line `/__panic` panics its connection thread.
     #[arg(long, hide = true)]
     pub fault_injection: bool,
@@ -123,6 +127,7 @@ impl Args {
             history: self.history,
             history_rooms: self.history_rooms,
             password_tries: self.password_tries,
+            fanout_threads: self.fanout_threads,
             fault_injection: self.fault_injection,
             ..Config::default()
         }

@@ -75,6 +75,8 @@ pub struct Config {
     pub history_rooms: usize,
     /// Password checks per registered name per minute; 0 is no cap.
     pub password_tries: u32,
+    /// Threads that help write large fan-outs; `None`: one per core but one.
+    pub fanout_threads: Option<usize>,
     /// Test hook: the line `/__panic` panics its connection thread, to show
     /// that a bug in one connection frees its name and disturbs no one.
     pub fault_injection: bool,
@@ -98,6 +100,7 @@ impl Default for Config {
             history: HISTORY,
             history_rooms: HISTORY_ROOMS,
             password_tries: PASSWORD_TRIES,
+            fanout_threads: None,
             fault_injection: false,
         }
     }

@@ -425,7 +425,7 @@ impl Connection {
 
     fn flush(&mut self) {
         self.n_unflushed_lines = 0;
-        self.delivery.flush();
+        self.delivery.flush(&self.shared.fanout);
     }
 
     /// Waits as flood control asks, first sending what is queued so the

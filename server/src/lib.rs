@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 mod connection;
 mod data;
+mod fanout;
 mod flood;
 pub mod hub;
 pub mod limits;

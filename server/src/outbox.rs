@@ -25,6 +25,7 @@ use socket2::SockRef;
 
 use common::{ByeReason, ServerLine, WILL_ECHO};
 
+use crate::fanout::{FanoutPool, SPREAD_AT};
 use crate::hub::{ConnId, Outcome, Targets};
 use crate::threads::ThreadBudget;
 use crate::tls::Session;
@@ -491,10 +492,16 @@ impl Delivery {
         }
     }
 
-    /// Writes what was queued, without blocking. Call with no lock held.
-    pub(crate) fn flush(&mut self) {
-        for outbox in self.dirty.drain(..) {
-            outbox.flush();
+    /// Writes what was queued, without blocking, spreading a large
+    /// fan-out over `pool`'s threads. Call with no lock held.
+    pub(crate) fn flush(&mut self, pool: &FanoutPool) {
+        if self.dirty.len() < SPREAD_AT {
+            // The common case keeps its buffer: no allocation per flush.
+            for outbox in self.dirty.drain(..) {
+                outbox.flush();
+            }
+        } else {
+            pool.flush(std::mem::take(&mut self.dirty));
         }
     }
 }

@@ -131,6 +131,7 @@ impl Server {
             }
             self.shared.live.wait_idle(Instant::now() + SHUTDOWN_FORCE);
         }
+        self.shared.fanout.shutdown();
         // Everything accepted reaches the disk before the process exits.
         self.shared.close_store();
         tracing::info!(

@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 
 use crate::config::Config;
 use crate::data;
+use crate::fanout::FanoutPool;
 use crate::hub::{ConnId, Hub, Memory, Remember, Settings};
 use crate::outbox::Outbox;
 use crate::password::Passwords;
@@ -28,6 +29,8 @@ pub(crate) struct Shared {
     pub(crate) live: Arc<LiveThreads>,
     /// Hashes and checks passwords, a few at a time.
     pub(crate) passwords: Passwords,
+    /// Threads that help write large fan-outs.
+    pub(crate) fanout: FanoutPool,
     /// The data directory's writer; taken at shutdown to flush it.
     store: Mutex<Option<Store>>,
     n_connections: AtomicUsize,
@@ -41,6 +44,10 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(config: Config, memory: Memory, store: Store) -> Shared {
         let live = Arc::new(LiveThreads::default());
+        let fanout = match config.fanout_threads {
+            Some(n_threads) => FanoutPool::new(n_threads),
+            None => FanoutPool::for_this_machine(),
+        };
         let settings = Settings {
             history_per_room: config.history,
             history_rooms: config.history_rooms,
@@ -57,6 +64,7 @@ impl Shared {
             registry: Mutex::new(HashMap::new()),
             live,
             passwords: Passwords::for_this_machine(),
+            fanout,
             store: Mutex::new(Some(store)),
             n_connections: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
