@@ -240,6 +240,13 @@ Ctrl-b d detaches (the demo keeps running). The lab's steps:
   A, D: /leave          E: 3 (exits)        A-D: 3
   group chat: /join lab in several panes; /leave to go back
   a taken name: after a client exits, press Enter in its pane and type A
+A class (version 2; everything stays in memory while the demo runs):
+  A: /register lab-pass-for-A   /join class   /topic week 3: sockets
+  A: slides are up              A: /me waves
+  B: /join class     (the room's past and topic come first)
+  C: /join class     C: cheap watches here     A: /kick C spam
+  A: /exit, then Enter in A's pane and type A: it asks for the password
+  B: /away lunch     C: 1   (B is away)        D: /ignore C, then C: 2 D
 EOF
 
 if [[ -t 0 && -t 1 ]]; then

@@ -4,11 +4,13 @@
 # prints a transcript of who sent and received what, and checks every
 # protocol line against docs/protocol.md. Exits 0 only if all of it happened.
 #
-#   scripts/five-users.sh [lab|rooms|all] [-v]
+#   scripts/five-users.sh [lab|rooms|class|all] [-v]
 #
 #   lab    the lab report's twelve steps (one-to-one chats)
 #   rooms  the five users in a group room
-#   all    both, one after the other (the default)
+#   class  version 2: a registered name, a room's history and topic, /me,
+#          a kick, and signing back in
+#   all    all three, one after the other (the default)
 #   -v     also show the INFO prose and, at the end, the server's log
 #
 # Every wait is for an expected line, with a timeout (CHINWAG_STEP_TIMEOUT,
@@ -25,7 +27,7 @@ scenario=all
 verbose=false
 for arg in "$@"; do
     case $arg in
-        lab | rooms | all) scenario=$arg ;;
+        lab | rooms | class | all) scenario=$arg ;;
         -v | --verbose) verbose=true ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
@@ -166,10 +168,14 @@ send() {
 }
 
 # Whether a received line is the expected one: MSG and ROOM lines exactly,
-# other lines by tag and fields (the prose after them is not checked).
+# HISTORY lines as a pattern (their time stamp is a `*`), other lines by
+# tag and fields (the prose after them is not checked).
 matches() {
     case $2 in
-        MSG\ * | ROOM\ *) [[ $1 == "$2" ]] ;;
+        MSG\ * | ROOM\ * | ACTION\ * | TOPIC\ * | KICKED\ *) [[ $1 == "$2" ]] ;;
+        HISTORY\ *)
+            # shellcheck disable=SC2053 # the expected HISTORY line is a pattern
+            [[ $1 == $2 ]] ;;
         *) [[ $1 == "$2" || $1 == "$2 "* ]] ;;
     esac
 }
@@ -433,15 +439,15 @@ rooms() {
     finished E
     for u in A C D; do expect "$u" "PARTED lab E disconnected"; done
 
-    step 9 "A, C and D leave one by one; the empty room is deleted"
+    step 9 "A, C and D leave one by one; each time the member there longest becomes operator; the empty room is deleted"
     room=
     send A /leave
     expect A "OK leave room lab"
-    expect C "PARTED lab A left"
-    expect D "PARTED lab A left"
+    expect C "PARTED lab A left" "OP lab C"
+    expect D "PARTED lab A left" "OP lab C"
     send C /leave
     expect C "OK leave room lab"
-    expect D "PARTED lab C left"
+    expect D "PARTED lab C left" "OP lab D"
     send D /leave
     expect D "OK leave room lab"
     send D /rooms
@@ -455,6 +461,93 @@ rooms() {
     done
 }
 
+# ---------------------------------------------------------------- class
+
+class() {
+    scene=class
+    printf '\n=== a class: a registered name, history, a topic, /me, a kick ===\n'
+    local u password=lab-pass-for-A
+    room=
+
+    step 1 "A connects and registers the name A with a password"
+    connect A --name
+    expect A "HELLO chinwag/2" "WELCOME A"
+    send A "/register $password"
+    expect A "OK register A"
+
+    step 2 "A opens the room class, sets its topic, and says two things there"
+    send A "/join class"
+    expect A "OK join class 1"
+    send A "/topic week 3: sockets"
+    expect A "TOPIC class A week 3: sockets" "OK topic"
+    send A "slides are up"
+    send A "/me waves"
+    ping A
+
+    step 3 "B joins: the room's past (the time is *) and topic come first"
+    connect B --name
+    expect B "HELLO chinwag/2" "WELCOME B"
+    send B "/join class"
+    expect B "HISTORY class * msg A slides are up" "HISTORY class * action A waves" \
+        "TOPIC class A week 3: sockets" "OK join class 2"
+    expect A "JOINED class B"
+
+    step 4 "C joins and spams; A, the room's operator, kicks C"
+    connect C --name
+    expect C "HELLO chinwag/2" "WELCOME C"
+    send C "/join class"
+    expect C "HISTORY class * msg A slides are up" "HISTORY class * action A waves" \
+        "TOPIC class A week 3: sockets" "OK join class 3"
+    expect A "JOINED class C"
+    expect B "JOINED class C"
+    room=class
+    say C "cheap watches here" A B
+    room=
+    send A "/kick C spam"
+    expect A "PARTED class C kicked" "OK kick C"
+    expect C "KICKED class A spam"
+    expect B "PARTED class C kicked"
+    ping C
+
+    step 5 "A exits; B, in the room longest, becomes its operator"
+    send A /exit
+    finished A
+    expect B "PARTED class A disconnected" "OP class B"
+
+    step 6 "D tries the name A: it asks for the password; a wrong one is refused"
+    connect D
+    expect D "HELLO chinwag/2"
+    send D A
+    expect D "PASSWORD A"
+    send D "a guess"
+    expect D "ERR bad-password"
+    send D D
+    expect D "WELCOME D"
+    ping D
+
+    step 7 "A signs back in with its password and rejoins: the past includes C's line"
+    connect A
+    expect A "HELLO chinwag/2"
+    send A A
+    expect A "PASSWORD A"
+    send A "$password"
+    expect A "WELCOME A"
+    send A "/join class"
+    expect A "HISTORY class * msg A slides are up" "HISTORY class * action A waves" \
+        "HISTORY class * msg C cheap watches here" "TOPIC class A week 3: sockets" \
+        "OK join class 2"
+    expect B "JOINED class A"
+
+    step 8 "everyone leaves; B sees A go"
+    send A /exit
+    finished A
+    expect B "PARTED class A disconnected"
+    for u in B C D; do
+        send "$u" /exit
+        finished "$u"
+    done
+}
+
 # ---------------------------------------------------------------- main
 
 now_us
@@ -464,7 +557,8 @@ start_server
 case $scenario in
     lab) lab ;;
     rooms) rooms ;;
-    all) lab; rooms ;;
+    class) class ;;
+    all) lab; rooms; class ;;
 esac
 now_us
 elapsed_ms=$(((REPLY - started) / 1000))
