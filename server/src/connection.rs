@@ -392,6 +392,7 @@ impl Connection {
         }
         self.delivery.outcome(&mut self.outcome, &self.outbox);
         self.shared.remember(&mut self.outcome.remember);
+        drop_overflowed(&mut self.delivery, &mut hub);
         drop(hub);
         for replaced in self.outcome.closed.drain(..) {
             // Wakes its thread, which flushes its `BYE` and closes.
@@ -475,6 +476,7 @@ impl Connection {
         if !self.shared.is_shutting_down() {
             self.outcome.reply.clear();
             self.delivery.outcome(&mut self.outcome, &self.outbox);
+            drop_overflowed(&mut self.delivery, &mut hub);
         }
         drop(hub);
         self.shared.registry.lock().remove(&self.id);
@@ -550,6 +552,18 @@ impl Connection {
             }
         }
         self.to_log.clear();
+    }
+}
+
+/// Takes every connection whose queue overflowed in this step out of
+/// the hub while the lock is still held: it takes no more lines, so it
+/// must not stay a partner or member whose lines vanish (whoever writes
+/// to it next is answered as if it had gone, and its name is free).
+fn drop_overflowed(delivery: &mut Delivery, hub: &mut Hub<Arc<Outbox>>) {
+    while let Some(cut) = delivery.take_overflowed() {
+        let mut gone = Outcome::default();
+        hub.disconnect(cut.id(), &mut gone);
+        delivery.outcome(&mut gone, &cut);
     }
 }
 

@@ -143,6 +143,8 @@ pub(crate) struct Outbox {
     /// The queue passed a limit; the next flush cuts the connection (not at
     /// once: queueing happens under the hub lock, where no I/O may happen).
     overflowed: AtomicBool,
+    /// The overflow has been reported to whoever delivers (once).
+    overflow_reported: AtomicBool,
     writer: Mutex<Writer>,
     budget: Arc<ThreadBudget>,
 }
@@ -177,9 +179,22 @@ impl Outbox {
             dead: AtomicBool::new(false),
             scheduled: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
+            overflow_reported: AtomicBool::new(false),
             writer: Mutex::new(Writer::default()),
             budget,
         }
+    }
+
+    /// The connection's id.
+    pub(crate) fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// True once, the first time it is asked after the queue passed a
+    /// limit: the connection takes no more lines and must leave the hub.
+    pub(crate) fn newly_overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Acquire)
+            && !self.overflow_reported.swap(true, Ordering::AcqRel)
     }
 
     /// Shuts the socket down (shutdown wakes a reader this way).
@@ -443,6 +458,9 @@ impl Outbox {
 pub(crate) struct Delivery {
     /// Outboxes queued to since the last flush.
     dirty: Vec<Arc<Outbox>>,
+    /// Outboxes whose queue passed a limit while queueing: their
+    /// connections take nothing more and must leave the hub at once.
+    overflowed: Vec<Arc<Outbox>>,
 }
 
 impl Delivery {
@@ -490,6 +508,14 @@ impl Delivery {
         if outbox.push(item) {
             self.dirty.push(Arc::clone(outbox));
         }
+        if outbox.newly_overflowed() {
+            self.overflowed.push(Arc::clone(outbox));
+        }
+    }
+
+    /// An outbox that overflowed while queueing, once each.
+    pub(crate) fn take_overflowed(&mut self) -> Option<Arc<Outbox>> {
+        self.overflowed.pop()
     }
 
     /// Writes what was queued, without blocking, spreading a large

@@ -323,3 +323,55 @@ fn a_thousand_connect_register_exit_cycles_leak_no_name_thread_or_fd() {
     ctl.check(&["watcher"]);
     wait_for_baseline(&server, baseline);
 }
+
+#[test]
+fn a_partner_cut_for_not_reading_has_left_before_the_next_message() {
+    // A client whose queue overflows leaves the hub in the same locked
+    // step that finds the overflow: the sender's lines after it are
+    // answered ERR not-in-chat and the name is free at once. (It used to
+    // stay the partner until its own thread noticed the cut; lines in that
+    // gap vanished. The gap was a race of microseconds, so this test shows
+    // the behaviour; it cannot force the old race.)
+    let server = Server::start_with(&["--send-queue-bytes", "16384"]);
+    let mut ctl = Control::new(&server);
+    let mut talker = server.login("talker");
+    let mut slow = server.login_small_rcvbuf("slow");
+    slow.send("/chat talker");
+    slow.expect("OK chat talker");
+    talker.expect("REQUEST slow");
+    talker.send("yes");
+    talker.expect_all(&["CHAT slow", "OK accept slow"]);
+    let started = Instant::now();
+    let mut round = 0;
+    loop {
+        if started.elapsed() > Duration::from_secs(60) {
+            talker.fail("the slow partner was never cut");
+        }
+        let batch: String = (0..16)
+            .map(|i| format!("{round}.{i} {}\n", "m".repeat(1000)))
+            .collect();
+        talker.send_raw(batch.as_bytes());
+        let lines = talker.sync();
+        if lines.iter().any(|line| line == "ENDED slow disconnected") {
+            // Everything before the ENDED was accepted without complaint;
+            // from it on, the chat is over, as for any disconnect.
+            let at = lines
+                .iter()
+                .position(|line| line == "ENDED slow disconnected");
+            let after = &lines[at.unwrap_or(0) + 1..];
+            assert!(
+                after.iter().all(|line| line == "ERR not-in-chat"),
+                "{lines:?}"
+            );
+            assert!(lines[..at.unwrap_or(0)].is_empty(), "{lines:?}");
+            break;
+        }
+        assert!(lines.is_empty(), "{lines:?}");
+        round += 1;
+    }
+    talker.send("are you there?");
+    talker.expect("ERR not-in-chat");
+    // The name is free as soon as the ENDED was sent.
+    assert_name_free(&server, "slow");
+    ctl.check(&["talker"]);
+}
