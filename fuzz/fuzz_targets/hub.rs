@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use arbitrary::Arbitrary;
 use std::sync::Arc;
 
-use common::{ErrorCode, Secret, ServerLine, parse_input};
+use common::{ErrorCode, ServerLine, parse_input};
 use libfuzzer_sys::fuzz_target;
 use server::hub::{ConnId, Done, Hub, Now, Outcome, Targets};
 
@@ -24,17 +24,32 @@ const WORDS: &[&str] = &[
     "/topic", "/kick", "/ban",
 ];
 
-/// Runs password work the way the connection does, with a stand-in hash.
-fn finish(hub: &mut Hub<ConnId>, id: ConnId, now: Now, out: &mut Outcome<ConnId>) {
-    let stand_in = |password: &Secret| format!("stand-in:{}", String::from_utf8_lossy(password.expose()));
+/// Runs password work the way the connection does, with what was typed
+/// and a stand-in hash.
+fn finish(hub: &mut Hub<ConnId>, id: ConnId, typed: &[&str], now: Now, out: &mut Outcome<ConnId>) {
+    let stand_in = |password: &str| format!("stand-in:{password}");
     while let Some(task) = out.task.take() {
-        let checked = task
-            .check
-            .as_ref()
-            .is_none_or(|(password, hash)| **hash == *stand_in(password));
-        let hash = task.hash.as_ref().filter(|_| checked).map(|p| Arc::from(stand_in(p)));
+        let checked = match (&task.check, typed.first()) {
+            (Some(hash), Some(password)) => **hash == *stand_in(password),
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        let hash = typed
+            .last()
+            .filter(|_| checked && task.hash_new)
+            .map(|password| Arc::from(stand_in(password)));
         let done = Done { purpose: task.purpose, checked, hash };
         hub.task_done(id, done, now, out);
+    }
+}
+
+/// The passwords a line carries, first to check, last new.
+fn typed(line: &str) -> Vec<&str> {
+    let words: Vec<&str> = line.split(' ').filter(|w| !w.is_empty()).collect();
+    match words.first().map(|w| w.to_ascii_lowercase()).as_deref() {
+        Some("/register" | "/unregister") => words.get(1).copied().into_iter().collect(),
+        Some("/password") => words.iter().skip(1).take(2).copied().collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -58,9 +73,9 @@ fuzz_target!(|steps: Vec<Step>| {
         if let Step::Password { conn, word } = &step {
             let slot = usize::from(*conn) % 5;
             if let Some(id) = slots[slot] {
-                let password = Secret::new(WORDS[usize::from(*word) % WORDS.len()]);
-                hub.password(id, password, now, &mut out);
-                finish(&mut hub, id, now, &mut out);
+                let password = WORDS[usize::from(*word) % WORDS.len()];
+                hub.password(id, now, &mut out);
+                finish(&mut hub, id, &[password], now, &mut out);
                 if out.close {
                     hub.disconnect(id, &mut out);
                     live.remove(&id);
@@ -90,7 +105,7 @@ fuzz_target!(|steps: Vec<Step>| {
         match line {
             Some(line) if !line.is_empty() => {
                 hub.handle(id, parse_input(&line), now, &mut out);
-                finish(&mut hub, id, now, &mut out);
+                finish(&mut hub, id, &typed(&line), now, &mut out);
                 if out.close {
                     hub.disconnect(id, &mut out);
                     live.remove(&id);

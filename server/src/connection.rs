@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    ByeReason, Decoded, ErrorCode, LineDecoder, Secret, ServerLine, WONT_ECHO, parse_input,
+    ByeReason, Command, Decoded, ErrorCode, Input, LineDecoder, Secret, ServerLine, WONT_ECHO,
+    parse_input,
 };
 use parking_lot::Mutex;
 
@@ -356,21 +357,25 @@ impl Connection {
         }
         let now = Now::read();
         self.outcome.clear();
+        // What the user typed as a password stays on this thread: the hub
+        // only says what to check it against.
+        let mut typed: Vec<Secret> = Vec::new();
         if self.awaiting_password {
             // The whole line is the password: not parsed, not sanitised.
             self.awaiting_password = false;
             self.end_echo_offer();
-            let password = Secret::new(line);
-            self.call_hub(|hub, id, out| hub.password(id, password, now, out));
+            typed.push(Secret::new(line));
+            self.call_hub(|hub, id, out| hub.password(id, now, out));
         } else {
             let input = parse_input(line);
+            typed.extend(typed_passwords(&input));
             self.call_hub(|hub, id, out| hub.handle(id, input, now, out));
         }
         // Password work runs here, on this connection's own thread with no
         // lock held; only this client waits for it.
         while let Some(task) = self.outcome.task.take() {
             self.flush();
-            let done = self.shared.passwords.run(task);
+            let done = self.shared.passwords.run(task, &typed);
             let now = Now::read();
             self.outcome.clear();
             self.call_hub(|hub, id, out| hub.task_done(id, done, now, out));
@@ -559,6 +564,18 @@ impl Connection {
 /// the hub while the lock is still held: it takes no more lines, so it
 /// must not stay a partner or member whose lines vanish (whoever writes
 /// to it next is answered as if it had gone, and its name is free).
+/// The passwords a command carries, the one to check first and the new
+/// one last.
+fn typed_passwords(input: &Input) -> Vec<Secret> {
+    match input {
+        Input::Command(Ok(Command::Register(password) | Command::Unregister(password))) => {
+            vec![password.clone()]
+        }
+        Input::Command(Ok(Command::Password { old, new })) => vec![old.clone(), new.clone()],
+        _ => Vec::new(),
+    }
+}
+
 fn drop_overflowed(delivery: &mut Delivery, hub: &mut Hub<Arc<Outbox>>) {
     while let Some(cut) = delivery.take_overflowed() {
         let mut gone = Outcome::default();

@@ -3,17 +3,41 @@
 //! and loses nothing: its thread simply waits before handling the next
 //! line, so the kernel's buffers fill and TCP slows the sender down. The
 //! hub gives each registered name one for password checks
-//! (`--password-tries` per minute), because each check costs real CPU.
+//! (`--password-tries` per minute), because each check costs real CPU; the
+//! hub's clock is milliseconds it is given ([`Millis`]), so that every
+//! node of a cluster computes the same buckets from the same inputs.
 
 use std::time::{Duration, Instant};
 
+/// A point in time a bucket can measure from.
+pub(crate) trait Moment: Copy + std::fmt::Debug {
+    /// Seconds from `earlier` to `self`; zero if `earlier` is later.
+    fn secs_since(self, earlier: Self) -> f64;
+}
+
+impl Moment for Instant {
+    fn secs_since(self, earlier: Instant) -> f64 {
+        self.saturating_duration_since(earlier).as_secs_f64()
+    }
+}
+
+/// Milliseconds since the Unix epoch, as the hub is told the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Millis(pub(crate) u64);
+
+impl Moment for Millis {
+    fn secs_since(self, earlier: Millis) -> f64 {
+        self.0.saturating_sub(earlier.0) as f64 / 1000.0
+    }
+}
+
 #[derive(Debug, Clone)]
-pub(crate) struct TokenBucket {
+pub(crate) struct TokenBucket<T: Moment = Instant> {
     /// Tokens per second; 0 turns the bucket off (everything passes).
     rate: f64,
     burst: f64,
     tokens: f64,
-    last: Instant,
+    last: T,
 }
 
 /// Flood control: `rate` lines per second, burst twice that.
@@ -22,9 +46,9 @@ pub(crate) fn flood_gate(rate: u32, now: Instant) -> TokenBucket {
     TokenBucket::new(rate, rate * 2.0, now)
 }
 
-impl TokenBucket {
+impl<T: Moment> TokenBucket<T> {
     /// A full bucket of `burst` tokens, refilled at `rate` per second.
-    pub(crate) fn new(rate: f64, burst: f64, now: Instant) -> TokenBucket {
+    pub(crate) fn new(rate: f64, burst: f64, now: T) -> TokenBucket<T> {
         TokenBucket {
             rate,
             burst,
@@ -33,8 +57,8 @@ impl TokenBucket {
         }
     }
 
-    fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+    fn refill(&mut self, now: T) {
+        let elapsed = now.secs_since(self.last);
         self.last = now;
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
     }
@@ -42,7 +66,7 @@ impl TokenBucket {
     /// Charges `cost` tokens and returns how long to wait before going on
     /// (zero when within the rate). The balance may go negative, so an
     /// expensive line (a big `/list`) delays the lines after it.
-    pub(crate) fn charge(&mut self, cost: f64, now: Instant) -> Duration {
+    pub(crate) fn charge(&mut self, cost: f64, now: T) -> Duration {
         if self.rate == 0.0 {
             return Duration::ZERO;
         }
@@ -56,7 +80,7 @@ impl TokenBucket {
     }
 
     /// Whether a whole token is there now, without taking it.
-    pub(crate) fn has_token(&mut self, now: Instant) -> bool {
+    pub(crate) fn has_token(&mut self, now: T) -> bool {
         if self.rate == 0.0 {
             return true;
         }
@@ -65,7 +89,7 @@ impl TokenBucket {
     }
 
     /// Takes one token if there is one; never goes negative.
-    pub(crate) fn take(&mut self, now: Instant) -> bool {
+    pub(crate) fn take(&mut self, now: T) -> bool {
         let has = self.has_token(now);
         if has && self.rate != 0.0 {
             self.tokens -= 1.0;
@@ -126,15 +150,18 @@ mod tests {
 
     #[test]
     fn take_never_overdraws_and_refills_per_minute() {
-        let start = Instant::now();
+        let start = Millis(1_000_000);
+        let at = |ms: u64| Millis(start.0 + ms);
         // Ten a minute, as --password-tries.
         let mut tries = TokenBucket::new(10.0 / 60.0, 10.0, start);
         for _ in 0..10 {
             assert!(tries.take(start));
         }
         assert!(!tries.take(start));
-        assert!(!tries.has_token(start + Duration::from_secs(5)));
-        assert!(tries.take(start + Duration::from_millis(6001)));
-        assert!(!tries.take(start + Duration::from_millis(6001)));
+        assert!(!tries.has_token(at(5000)));
+        assert!(tries.take(at(6001)));
+        assert!(!tries.take(at(6001)));
+        // A clock that steps back refills nothing.
+        assert!(!tries.take(at(10)));
     }
 }

@@ -59,17 +59,20 @@ impl Passwords {
         Turn(self)
     }
 
-    /// Runs a hub [`Task`]: checks, then hashes if the check passed.
-    pub(crate) fn run(&self, task: Task) -> Done {
-        let checked = match &task.check {
-            Some((password, hash)) => self.verify(password, hash),
-            None => true,
+    /// Runs a hub [`Task`] with what the user typed: `typed` holds the
+    /// password to check first and the new one last (one password may be
+    /// both). Checks, then hashes the new one if the check passed.
+    pub(crate) fn run(&self, task: Task, typed: &[Secret]) -> Done {
+        let checked = match (&task.check, typed.first()) {
+            (Some(hash), Some(password)) => self.verify(password, hash),
+            (Some(_), None) => false,
+            (None, _) => true,
         };
-        let hash = match (&task.hash, checked) {
-            (Some(password), true) => self.hash(password),
+        let hash = match (task.hash_new, typed.last(), checked) {
+            (true, Some(password), true) => self.hash(password),
             _ => None,
         };
-        let checked = checked && (task.hash.is_none() || hash.is_some());
+        let checked = checked && (!task.hash_new || hash.is_some());
         Done {
             purpose: task.purpose,
             checked,

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use crate::config::Config;
 use crate::data;
 use crate::fanout::FanoutPool;
-use crate::hub::{ConnId, Hub, Memory, Remember, Settings};
+use crate::hub::{ConnId, Hub, Memory, Now, Remember, Settings};
 use crate::outbox::Outbox;
 use crate::password::Passwords;
 use crate::store::Store;
@@ -60,7 +60,7 @@ impl Shared {
                 Arc::clone(&live),
             )),
             config,
-            hub: Mutex::new(Hub::new(settings, memory, Instant::now())),
+            hub: Mutex::new(Hub::new(settings, memory, Now::read())),
             registry: Mutex::new(HashMap::new()),
             live,
             passwords: Passwords::for_this_machine(),

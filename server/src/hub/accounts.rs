@@ -1,11 +1,14 @@
 //! Registered names: `/register`, `/password`, `/unregister`, and signing
 //! in with a password, including taking a name back from a stale session.
-//! Argon2 runs off the lock: these methods hand the connection a [`Task`]
-//! and finish in [`Hub::task_done`] once it reports.
+//! The hub never holds a password: it decides what must be checked or
+//! hashed and hands the connection a [`Task`] naming the stored hash; the
+//! connection, which holds what the user typed, runs Argon2 off the lock
+//! and reports with [`Hub::task_done`]. (A command's password is looked at
+//! here only to refuse a weak one; a cluster's nodes see a stand-in of the
+//! same length instead.)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use common::{ByeReason, ErrorCode, Name, OkReply, Secret, ServerLine};
 
@@ -15,19 +18,20 @@ use crate::flood::TokenBucket;
 /// Wrong passwords one connection may send; the fifth closes it.
 const MAX_WRONG_PASSWORDS: u8 = 5;
 /// Passwords shorter than this many characters are refused.
-const MIN_PASSWORD_CHARS: usize = 8;
+pub(crate) const MIN_PASSWORD_CHARS: usize = 8;
 /// Passwords longer than this many bytes are refused (Argon2 takes any
 /// length, but nobody types more, and a cap keeps each check cheap).
-const MAX_PASSWORD_BYTES: usize = 128;
+pub(crate) const MAX_PASSWORD_BYTES: usize = 128;
 
-fn is_weak(password: &Secret) -> bool {
+/// Whether a new password is too short or too long.
+pub(crate) fn is_weak(password: &Secret) -> bool {
     password.n_chars() < MIN_PASSWORD_CHARS || password.expose().len() > MAX_PASSWORD_BYTES
 }
 
 impl<P: Clone> Hub<P> {
-    pub(super) fn add_account(&mut self, name: Name, hash: Arc<str>, now: Instant) {
+    pub(super) fn add_account(&mut self, name: Name, hash: Arc<str>) {
         let per_minute = f64::from(self.settings.password_tries);
-        let tries = TokenBucket::new(per_minute / 60.0, per_minute, now);
+        let tries = TokenBucket::new(per_minute / 60.0, per_minute, self.clock);
         let folded = Arc::from(name.folded());
         let account = Account {
             name,
@@ -46,10 +50,11 @@ impl<P: Clone> Hub<P> {
     /// Naming a registered name: ask for its password, unless its checks
     /// for this minute are used up.
     pub(super) fn ask_password(&mut self, id: ConnId, name: &Name, now: Now, out: &mut Outcome<P>) {
+        let clock = self.tick(now);
         let Some(account) = self.accounts.get_mut(name.folded()) else {
             return;
         };
-        if !account.tries.has_token(now.instant) {
+        if !account.tries.has_token(clock) {
             return out.error(ErrorCode::TryLater);
         }
         let registered = account.name.clone();
@@ -61,9 +66,10 @@ impl<P: Clone> Hub<P> {
         out.happened.push(Happening::PasswordAsked(registered));
     }
 
-    /// The line after `PASSWORD`, whole: the password. Costs one of the
-    /// name's checks for this minute.
-    pub fn password(&mut self, id: ConnId, password: Secret, now: Now, out: &mut Outcome<P>) {
+    /// The line after `PASSWORD` arrived (the connection keeps it): costs
+    /// one of the name's checks for this minute, then the check runs.
+    pub fn password(&mut self, id: ConnId, now: Now, out: &mut Outcome<P>) {
+        let clock = self.tick(now);
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -76,82 +82,74 @@ impl<P: Clone> Hub<P> {
             conn.state = State::Naming;
             return self.take_name_if_free(id, name, out);
         };
-        if !account.tries.take(now.instant) {
+        if !account.tries.take(clock) {
             conn.state = State::Naming;
             return out.error(ErrorCode::TryLater);
         }
         let hash = Arc::clone(&account.hash);
         conn.state = State::Checking(name.clone());
         out.task = Some(Task {
-            check: Some((password, hash)),
-            hash: None,
+            check: Some(hash),
+            hash_new: false,
             purpose: Purpose::SignIn(name),
         });
     }
 
     /// `/register PASSWORD`
-    pub(super) fn register(
-        &mut self,
-        id: ConnId,
-        password: Secret,
-        now: Now,
-        out: &mut Outcome<P>,
-    ) {
+    pub(super) fn register(&mut self, id: ConnId, password: &Secret, out: &mut Outcome<P>) {
         let Some(name) = self.name_of(id).cloned() else {
             return;
         };
         if self.is_registered(&name) {
             return out.error(ErrorCode::Registered);
         }
-        if is_weak(&password) {
+        if is_weak(password) {
             return out.error(ErrorCode::WeakPassword);
         }
+        // A name not yet registered has no bucket; registering costs one
+        // hash, and flood control already paces a connection's lines.
         out.task = Some(Task {
             check: None,
-            hash: Some(password),
+            hash_new: true,
             purpose: Purpose::Register,
         });
-        // A new name has no bucket yet; registering costs one hash, and
-        // flood control already paces a connection's lines.
-        let _ = now;
     }
 
     /// `/password OLD NEW`
     pub(super) fn change_password(
         &mut self,
         id: ConnId,
-        old: Secret,
-        new: Secret,
+        new: &Secret,
         now: Now,
         out: &mut Outcome<P>,
     ) {
+        if self
+            .name_of(id)
+            .is_some_and(|name| !self.is_registered(name))
+        {
+            return out.error(ErrorCode::NotRegistered);
+        }
+        if is_weak(new) {
+            return out.error(ErrorCode::WeakPassword);
+        }
         let Some(hash) = self.checked_account(id, now, out) else {
             return;
         };
-        if is_weak(&new) {
-            return out.error(ErrorCode::WeakPassword);
-        }
         out.task = Some(Task {
-            check: Some((old, hash)),
-            hash: Some(new),
+            check: Some(hash),
+            hash_new: true,
             purpose: Purpose::ChangePassword,
         });
     }
 
     /// `/unregister PASSWORD`
-    pub(super) fn unregister(
-        &mut self,
-        id: ConnId,
-        password: Secret,
-        now: Now,
-        out: &mut Outcome<P>,
-    ) {
+    pub(super) fn unregister(&mut self, id: ConnId, now: Now, out: &mut Outcome<P>) {
         let Some(hash) = self.checked_account(id, now, out) else {
             return;
         };
         out.task = Some(Task {
-            check: Some((password, hash)),
-            hash: None,
+            check: Some(hash),
+            hash_new: false,
             purpose: Purpose::Unregister,
         });
     }
@@ -159,12 +157,13 @@ impl<P: Clone> Hub<P> {
     /// The caller's account hash, taking one of its checks for this
     /// minute; or the error for the caller.
     fn checked_account(&mut self, id: ConnId, now: Now, out: &mut Outcome<P>) -> Option<Arc<str>> {
+        let clock = self.tick(now);
         let name = self.name_of(id)?.clone();
         let Some(account) = self.accounts.get_mut(name.folded()) else {
             out.error(ErrorCode::NotRegistered);
             return None;
         };
-        if !account.tries.take(now.instant) {
+        if !account.tries.take(clock) {
             out.error(ErrorCode::TryLater);
             return None;
         }
@@ -173,9 +172,10 @@ impl<P: Clone> Hub<P> {
 
     /// Finishes what a [`Task`] started, once the connection has run it.
     pub fn task_done(&mut self, id: ConnId, done: Done, now: Now, out: &mut Outcome<P>) {
+        self.tick(now);
         match done.purpose {
             Purpose::SignIn(name) => self.signed_in(id, name, done.checked, out),
-            Purpose::Register => self.registered(id, done.hash, now, out),
+            Purpose::Register => self.registered(id, done.hash, out),
             Purpose::ChangePassword => self.password_changed(id, done, out),
             Purpose::Unregister => self.unregistered(id, done.checked, out),
         }
@@ -215,14 +215,14 @@ impl<P: Clone> Hub<P> {
         self.take_name_if_free(id, name, out);
     }
 
-    fn registered(&mut self, id: ConnId, hash: Option<Arc<str>>, now: Now, out: &mut Outcome<P>) {
+    fn registered(&mut self, id: ConnId, hash: Option<Arc<str>>, out: &mut Outcome<P>) {
         let (Some(name), Some(hash)) = (self.name_of(id).cloned(), hash) else {
             return;
         };
         if self.is_registered(&name) {
             return out.error(ErrorCode::Registered);
         }
-        self.add_account(name.clone(), Arc::clone(&hash), now.instant);
+        self.add_account(name.clone(), Arc::clone(&hash));
         out.remember.push(Remember::Account {
             name: name.clone(),
             hash,

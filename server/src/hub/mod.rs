@@ -24,11 +24,10 @@ mod rooms;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Instant;
 
 use common::{Command, ErrorCode, HistoryKind, Input, Name, OkReply, Parsed, ServerLine, fold};
 
-use crate::flood::TokenBucket;
+use crate::flood::{Millis, TokenBucket};
 
 pub use outcome::{Done, Happening, Outcome, Purpose, Remember, Said, Targets, Task};
 pub(crate) use prose::GREETING;
@@ -36,27 +35,26 @@ pub(crate) use prose::GREETING;
 /// Identifies a connection for its whole life; never reused.
 pub type ConnId = u64;
 
-/// The time, given to the hub by its caller (the hub reads no clock).
-#[derive(Debug, Clone, Copy)]
+/// The time, given to the hub by its caller (the hub reads no clock): the
+/// wall clock in milliseconds since the Unix epoch, for history time stamps
+/// and password-check buckets. Every node of a cluster applies the same
+/// times to its copy of the hub, so they all compute the same state; the
+/// hub never lets its clock go back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Now {
-    /// For rate limits.
-    pub instant: Instant,
-    /// For history time stamps: milliseconds since the Unix epoch.
+    /// Milliseconds since the Unix epoch.
     pub unix_ms: u64,
 }
 
 impl Now {
-    /// The time now, from the system's clocks.
+    /// The time now, from the system's clock.
     pub fn read() -> Now {
         let unix_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| {
                 u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
             });
-        Now {
-            instant: Instant::now(),
-            unix_ms,
-        }
+        Now { unix_ms }
     }
 }
 
@@ -130,7 +128,7 @@ struct Account {
     /// Its Argon2id hash, a PHC string.
     hash: Arc<str>,
     /// Password checks left this minute.
-    tries: TokenBucket,
+    tries: TokenBucket<Millis>,
     /// Its ignore list, kept across sessions.
     ignores: BTreeMap<Arc<str>, Name>,
 }
@@ -164,18 +162,20 @@ pub struct Hub<P> {
     history: history::History,
     /// Counts joins, to order room members by when they came.
     joins: u64,
+    /// The latest time the hub was given (it never goes back).
+    clock: Millis,
     settings: Settings,
 }
 
 impl<P: Clone> Default for Hub<P> {
     fn default() -> Hub<P> {
-        Hub::new(Settings::default(), Memory::default(), Instant::now())
+        Hub::new(Settings::default(), Memory::default(), Now::read())
     }
 }
 
 impl<P: Clone> Hub<P> {
     /// A hub with these settings, holding what the data directory had.
-    pub fn new(settings: Settings, memory: Memory, now: Instant) -> Hub<P> {
+    pub fn new(settings: Settings, memory: Memory, now: Now) -> Hub<P> {
         let mut hub = Hub {
             conns: HashMap::new(),
             names: BTreeMap::new(),
@@ -183,10 +183,11 @@ impl<P: Clone> Hub<P> {
             accounts: HashMap::new(),
             history: history::History::new(settings.history_per_room, settings.history_rooms),
             joins: 0,
+            clock: Millis(now.unix_ms),
             settings,
         };
         for (name, hash) in memory.accounts {
-            hub.add_account(name, hash, now);
+            hub.add_account(name, hash);
         }
         for (owner, ignored) in memory.ignores {
             if let Some(account) = hub.accounts.get_mut(&owner) {
@@ -283,9 +284,11 @@ impl<P: Clone> Hub<P> {
             Command::Rooms => self.rooms(out),
             Command::Ping(token) => out.reply(ServerLine::Ok(OkReply::Ping(token))),
             Command::Exit => self.exit(id, out),
-            Command::Register(password) => self.register(id, password, now, out),
-            Command::Password { old, new } => self.change_password(id, old, new, now, out),
-            Command::Unregister(password) => self.unregister(id, password, now, out),
+            // The passwords stay with the connection; only the new one's
+            // length is looked at here.
+            Command::Register(password) => self.register(id, &password, out),
+            Command::Password { new, .. } => self.change_password(id, &new, now, out),
+            Command::Unregister(_) => self.unregister(id, now, out),
             Command::Me(text) => self.me(id, text, now, out),
             Command::Away(reason) => self.away(id, reason, out),
             Command::Back => self.back(id, out),
@@ -323,6 +326,12 @@ impl<P: Clone> Hub<P> {
             State::InRoom(room) => self.part(id, &room, why, out),
             State::Available | State::Naming | State::SigningIn(_) | State::Checking(_) => {}
         }
+    }
+
+    /// Moves the hub's clock to `now`, never back, and returns it.
+    fn tick(&mut self, now: Now) -> Millis {
+        self.clock = self.clock.max(Millis(now.unix_ms));
+        self.clock
     }
 
     /// Finds another online user by name.

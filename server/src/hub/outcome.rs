@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use common::{EndReason, ErrorCode, HistoryKind, Name, PartReason, Secret, ServerLine};
+use common::{EndReason, ErrorCode, HistoryKind, Name, PartReason, ServerLine};
 
 /// Who gets a line: one connection or several (a room), sharing one line.
 #[derive(Debug)]
@@ -108,13 +108,15 @@ pub enum Remember {
 }
 
 /// Password work the connection does off the lock (Argon2 takes real CPU
-/// time), then reports with [`Hub::task_done`](super::Hub::task_done).
-#[derive(Debug)]
+/// time), with the password its user typed, which the hub never keeps;
+/// then it reports with [`Hub::task_done`](super::Hub::task_done).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
-    /// Check this password against this hash first.
-    pub check: Option<(Secret, Arc<str>)>,
-    /// Then, if the check passed (or there was none), hash this password.
-    pub hash: Option<Secret>,
+    /// Check the password typed (the old one, for `/password`) against
+    /// this stored hash first.
+    pub check: Option<Arc<str>>,
+    /// Then, if the check passed (or there was none), hash the new password.
+    pub hash_new: bool,
     /// What the result is for.
     pub purpose: Purpose,
 }
@@ -133,7 +135,7 @@ pub enum Purpose {
 }
 
 /// The result of a [`Task`].
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Done {
     /// What the task was for.
     pub purpose: Purpose,

@@ -66,6 +66,10 @@ fn password_checks_per_name_are_capped() {
     s.hub.connect(2, 2);
     s.check(2, "alice", &["me ERR try-later"]);
     s.check(2, "bob", &["me WELCOME bob"]);
+    // Three a minute: one more after twenty seconds.
+    s.wait_ms(20_000);
+    s.check(1, "Alice", &["me <will echo>", "me PASSWORD Alice"]);
+    assert_eq!(s.password(1, "correct horse")[0], "me WELCOME Alice");
 }
 
 #[test]

@@ -6,14 +6,11 @@
 mod accounts;
 mod manners;
 
-use std::time::{Duration, Instant};
-
 use super::*;
 use common::{EndReason, Name, PartReason, Secret, parse_input};
 
 struct Script {
     hub: Hub<ConnId>,
-    start: Instant,
     /// Milliseconds since the script started; each line advances it by 1.
     clock_ms: u64,
 }
@@ -27,10 +24,8 @@ impl Script {
     }
 
     fn with(settings: Settings, memory: Memory) -> Script {
-        let start = Instant::now();
         Script {
-            hub: Hub::new(settings, memory, start),
-            start,
+            hub: Hub::new(settings, memory, Now { unix_ms: EPOCH_MS }),
             clock_ms: 0,
         }
     }
@@ -38,9 +33,13 @@ impl Script {
     fn now(&mut self) -> Now {
         self.clock_ms += 1;
         Now {
-            instant: self.start + Duration::from_millis(self.clock_ms),
             unix_ms: EPOCH_MS + self.clock_ms,
         }
+    }
+
+    /// Lets `ms` milliseconds pass on the scripted clock.
+    fn wait_ms(&mut self, ms: u64) {
+        self.clock_ms += ms;
     }
 
     /// Connects `id` and names it `name` (asserting the welcome).
@@ -53,34 +52,40 @@ impl Script {
     fn send(&mut self, id: ConnId, line: &str) -> Vec<String> {
         let mut out = Outcome::default();
         let now = self.now();
-        self.hub.handle(id, parse_input(line), now, &mut out);
-        self.finish(id, out)
+        let input = parse_input(line);
+        let typed = typed(&input);
+        self.hub.handle(id, input, now, &mut out);
+        self.finish(id, out, &typed)
     }
 
     /// Sends a password line, as the connection does after `PASSWORD`.
     fn password(&mut self, id: ConnId, password: &str) -> Vec<String> {
         let mut out = Outcome::default();
         let now = self.now();
-        self.hub.password(id, Secret::new(password), now, &mut out);
-        self.finish(id, out).into_iter().map(strip_prose).collect()
+        self.hub.password(id, now, &mut out);
+        let typed = [password.to_owned()];
+        self.finish(id, out, &typed)
+            .into_iter()
+            .map(strip_prose)
+            .collect()
     }
 
-    /// Runs password work as the connection would, with a stand-in for
-    /// Argon2 (the hub never reads a hash: `plain:` + the password is as
-    /// good as a real one here), then renders everything.
-    fn finish(&mut self, id: ConnId, mut out: Outcome<ConnId>) -> Vec<String> {
+    /// Runs password work as the connection would, with what was typed and
+    /// a stand-in for Argon2 (the hub never reads a hash: `plain:` + the
+    /// password is as good as a real one here), then renders everything.
+    fn finish(&mut self, id: ConnId, mut out: Outcome<ConnId>, typed: &[String]) -> Vec<String> {
         let mut lines = Vec::new();
         while let Some(task) = out.task.take() {
             lines.extend(render(std::mem::take(&mut out)));
-            let checked = task.check.as_ref().is_none_or(|(password, hash)| {
-                **hash == *format!("plain:{}", String::from_utf8_lossy(password.expose()))
-            });
-            let hash = task.hash.as_ref().filter(|_| checked).map(|password| {
-                Arc::from(format!(
-                    "plain:{}",
-                    String::from_utf8_lossy(password.expose())
-                ))
-            });
+            let (first, last) = (typed.first(), typed.last());
+            let checked = match (&task.check, first) {
+                (Some(hash), Some(password)) => **hash == *format!("plain:{password}"),
+                (Some(_), None) => false,
+                (None, _) => true,
+            };
+            let hash = last
+                .filter(|_| checked && task.hash_new)
+                .map(|password| Arc::from(format!("plain:{password}")));
             let done = Done {
                 purpose: task.purpose,
                 checked,
@@ -108,6 +113,18 @@ impl Script {
             .collect();
         let lines: Vec<String> = lines.into_iter().map(strip_prose).collect();
         assert_eq!(lines, expected, "after {id} sent {line:?}");
+    }
+}
+
+/// The passwords a command line carries, as the connection keeps them.
+fn typed(input: &Input) -> Vec<String> {
+    let text = |secret: &Secret| String::from_utf8_lossy(secret.expose()).into_owned();
+    match input {
+        Input::Command(Ok(Command::Register(password) | Command::Unregister(password))) => {
+            vec![text(password)]
+        }
+        Input::Command(Ok(Command::Password { old, new })) => vec![text(old), text(new)],
+        _ => Vec::new(),
     }
 }
 
