@@ -47,6 +47,17 @@ pub(crate) fn flood_gate(rate: u32, now: Instant) -> TokenBucket {
 }
 
 impl<T: Moment> TokenBucket<T> {
+    /// The tokens and when they were last counted, to copy the bucket.
+    pub(crate) fn state(&self) -> (f64, T) {
+        (self.tokens, self.last)
+    }
+
+    /// Sets the tokens and when they were last counted (a copied bucket).
+    pub(crate) fn set_state(&mut self, tokens: f64, last: T) {
+        self.tokens = tokens.min(self.burst);
+        self.last = last;
+    }
+
     /// A full bucket of `burst` tokens, refilled at `rate` per second.
     pub(crate) fn new(rate: f64, burst: f64, now: T) -> TokenBucket<T> {
         TokenBucket {

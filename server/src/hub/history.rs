@@ -109,6 +109,33 @@ impl History {
         Some(quietest)
     }
 
+    /// Every room's lines and when it last spoke, and the tick, to copy
+    /// (sorted by room, so two copies are alike).
+    pub(super) fn export(&self) -> (u64, Vec<(Arc<str>, u64, Vec<Said>)>) {
+        let mut rooms: Vec<(Arc<str>, u64, Vec<Said>)> = self
+            .rooms
+            .iter()
+            .map(|(folded, log)| {
+                let lines = log.lines.iter().map(|said| (**said).clone()).collect();
+                (Arc::clone(folded), log.last, lines)
+            })
+            .collect();
+        rooms.sort_by(|a, b| a.0.cmp(&b.0));
+        (self.tick, rooms)
+    }
+
+    /// Takes a copy made by [`History::export`].
+    pub(super) fn import(&mut self, tick: u64, rooms: Vec<(Arc<str>, u64, Vec<Said>)>) {
+        self.tick = tick;
+        self.rooms = rooms
+            .into_iter()
+            .map(|(folded, last, lines)| {
+                let lines = lines.into_iter().map(Arc::new).collect();
+                (folded, Log { lines, last })
+            })
+            .collect();
+    }
+
     /// Rooms with history (for tests and the invariant checker).
     #[cfg(any(test, feature = "invariants"))]
     pub(super) fn n_rooms(&self) -> usize {

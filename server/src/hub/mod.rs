@@ -21,6 +21,7 @@ mod outcome;
 mod presence;
 mod prose;
 mod rooms;
+mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use crate::flood::{Millis, TokenBucket};
 
 pub use outcome::{Done, Happening, Outcome, Purpose, Remember, Said, Targets, Task};
 pub(crate) use prose::GREETING;
+pub use snapshot::{BadSnapshot, Snapshot};
 
 /// Identifies a connection for its whole life; never reused.
 pub type ConnId = u64;
@@ -220,6 +222,17 @@ impl<P: Clone> Hub<P> {
         self.conns.get(&id).and_then(|conn| conn.name.as_ref())
     }
 
+    /// Applies one [`Call`] from `id`: the one way in for a cluster's
+    /// nodes, which log calls and apply them in the same order.
+    pub fn apply(&mut self, id: ConnId, call: Call, now: Now, out: &mut Outcome<P>) {
+        match call {
+            Call::Input(input) => self.handle(id, input, now, out),
+            Call::Password => self.password(id, now, out),
+            Call::TaskDone(done) => self.task_done(id, done, now, out),
+            Call::Disconnect => self.disconnect(id, out),
+        }
+    }
+
     /// Handles one non-empty line from `id`. A line while a password is
     /// awaited or checked is not for this method (see [`Hub::password`]).
     pub fn handle(&mut self, id: ConnId, input: Input, now: Now, out: &mut Outcome<P>) {
@@ -392,6 +405,20 @@ impl<P: Clone> Hub<P> {
             None => Arc::from("-"),
         }
     }
+}
+
+/// Something a connection does to the hub, as a value (see [`Hub::apply`]);
+/// a connection's arrival is [`Hub::connect`], which needs its peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// A line, parsed.
+    Input(Input),
+    /// The line after `PASSWORD` arrived (the connection keeps it).
+    Password,
+    /// Password work finished.
+    TaskDone(Done),
+    /// The connection closed.
+    Disconnect,
 }
 
 /// Why a user's chat or room stay ends.

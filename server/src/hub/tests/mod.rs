@@ -523,7 +523,33 @@ mod properties {
         "/kick u2",
         "/ban u0",
         "/ban U3",
+        "/register passphrase",
+        "/unregister passphrase",
     ];
+
+    /// Renders an outcome as `to: line` strings, for comparing two hubs.
+    fn lines(out: &Outcome<ConnId>) -> Vec<String> {
+        super::render(Outcome {
+            reply: out.reply.clone(),
+            events: out
+                .events
+                .iter()
+                .map(|(targets, line)| {
+                    let targets = match targets {
+                        Targets::One(id) => Targets::One(*id),
+                        Targets::Many(ids) => Targets::Many(ids.clone()),
+                    };
+                    (targets, line.clone())
+                })
+                .collect(),
+            closed: out.closed.clone(),
+            remember: out.remember.clone(),
+            task: out.task.clone(),
+            offer_echo: out.offer_echo,
+            happened: out.happened.clone(),
+            close: out.close,
+        })
+    }
 
     proptest! {
         #[test]
@@ -560,6 +586,60 @@ mod properties {
                 }
                 hub.check_invariants();
             }
+        }
+
+        #[test]
+        fn a_restored_snapshot_behaves_as_the_hub_it_copies(
+            before in proptest::collection::vec((0u64..5, 0usize..LINES.len() + 2), 1..80),
+            after in proptest::collection::vec((0u64..5, 0usize..LINES.len() + 2), 1..80),
+        ) {
+            let now = Now { unix_ms: 1_000_000 };
+            let mut hub: Hub<ConnId> = Hub::default();
+            let mut live = std::collections::BTreeSet::new();
+            let step = |hub: &mut Hub<ConnId>, live: &mut std::collections::BTreeSet<ConnId>, id: ConnId, action: usize| {
+                let mut out = Outcome::default();
+                if live.insert(id) {
+                    hub.connect(id, id);
+                }
+                let call = if action >= LINES.len() {
+                    live.remove(&id);
+                    Call::Disconnect
+                } else {
+                    Call::Input(parse_input(LINES[action]))
+                };
+                hub.apply(id, call, now, &mut out);
+                // Password work, done the same way for both hubs.
+                while let Some(task) = out.task.take() {
+                    let done = Done {
+                        purpose: task.purpose,
+                        checked: true,
+                        hash: task.hash_new.then(|| Arc::from("stand-in")),
+                    };
+                    hub.apply(id, Call::TaskDone(done), now, &mut out);
+                }
+                if out.close {
+                    hub.disconnect(id, &mut out);
+                    live.remove(&id);
+                }
+                lines(&out)
+            };
+            for &(id, action) in &before {
+                step(&mut hub, &mut live, id, action);
+            }
+            let snapshot = hub.snapshot();
+            let json = serde_json::to_string(&snapshot).unwrap();
+            let copied: Snapshot = serde_json::from_str(&json).unwrap();
+            let mut restored: Hub<ConnId> =
+                Hub::restore(Settings::default(), copied, |id| id).unwrap();
+            prop_assert_eq!(restored.snapshot(), snapshot);
+            restored.check_invariants();
+            let mut live_copy = live.clone();
+            for &(id, action) in &after {
+                let a = step(&mut hub, &mut live, id, action);
+                let b = step(&mut restored, &mut live_copy, id, action);
+                prop_assert_eq!(a, b);
+            }
+            prop_assert_eq!(restored.snapshot(), hub.snapshot());
         }
     }
 }
