@@ -11,6 +11,10 @@ use common::Name;
 
 use super::{Outcome, Remember, Said};
 
+/// A room's history as plain values: its folded name, when it last spoke
+/// (the history's tick), and its lines, oldest first.
+pub(super) type RoomLines = (Arc<str>, u64, Vec<Said>);
+
 #[derive(Debug)]
 pub(super) struct History {
     per_room: usize,
@@ -111,8 +115,8 @@ impl History {
 
     /// Every room's lines and when it last spoke, and the tick, to copy
     /// (sorted by room, so two copies are alike).
-    pub(super) fn export(&self) -> (u64, Vec<(Arc<str>, u64, Vec<Said>)>) {
-        let mut rooms: Vec<(Arc<str>, u64, Vec<Said>)> = self
+    pub(super) fn export(&self) -> (u64, Vec<RoomLines>) {
+        let mut rooms: Vec<RoomLines> = self
             .rooms
             .iter()
             .map(|(folded, log)| {
@@ -125,7 +129,7 @@ impl History {
     }
 
     /// Takes a copy made by [`History::export`].
-    pub(super) fn import(&mut self, tick: u64, rooms: Vec<(Arc<str>, u64, Vec<Said>)>) {
+    pub(super) fn import(&mut self, tick: u64, rooms: Vec<RoomLines>) {
         self.tick = tick;
         self.rooms = rooms
             .into_iter()
