@@ -192,7 +192,7 @@ impl Connection {
             }
             let n_read = match self.read_some(&mut buffer) {
                 Ok(0) if self.outbox.is_dead() => return Ending::Abrupt("cut off"),
-                Ok(0) if self.shared.is_shutting_down() => return Ending::Graceful("shutdown"),
+                Ok(0) if self.shared.is_shutting_down() => return self.shutdown_ending(),
                 // The client may have only half-closed (`nc -N`): it still
                 // reads, so what it asked for is flushed before closing.
                 Ok(0) => return Ending::Graceful("closed by client"),
@@ -229,12 +229,21 @@ impl Connection {
                 return Ending::Abrupt("cut off");
             }
             if self.shared.is_shutting_down() {
-                return Ending::Graceful("shutdown");
+                return self.shutdown_ending();
             }
             if self.name.is_some() && !was_named {
                 let _ = self.stream.set_read_timeout(None);
             }
         }
+    }
+
+    /// Ends for the server's shutdown. The server says `BYE` to every
+    /// connection it finds; one that noticed the shutdown and left first
+    /// says it here (only one `BYE` is ever queued).
+    fn shutdown_ending(&self) -> Ending {
+        self.outbox
+            .push_final(Item::Line(Box::new(ServerLine::bye(ByeReason::Shutdown))));
+        Ending::Graceful("shutdown")
     }
 
     /// The TLS handshake, on a TLS connection, before anything else: with

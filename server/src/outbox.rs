@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 
 use crossbeam_channel::{Receiver, Sender};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use socket2::SockRef;
 
 use common::{ByeReason, ServerLine, WILL_ECHO};
@@ -136,6 +136,11 @@ pub(crate) struct Outbox {
     n_bytes: AtomicUsize,
     /// No more items are accepted (closing, shutting down, or dead).
     sealed: AtomicBool,
+    /// A last item was queued (`push_final`).
+    finished: AtomicBool,
+    /// Held shared by `push` from its check of `sealed` to its enqueue,
+    /// and exclusively by `push_final`: nothing slips in after the last item.
+    gate: RwLock<()>,
     /// The connection has been cut; set once.
     dead: AtomicBool,
     /// Some thread will flush soon; saves redundant flushes in a batch.
@@ -176,6 +181,8 @@ impl Outbox {
             n_items: AtomicUsize::new(0),
             n_bytes: AtomicUsize::new(0),
             sealed: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            gate: RwLock::new(()),
             dead: AtomicBool::new(false),
             scheduled: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
@@ -212,14 +219,21 @@ impl Outbox {
     ///
     /// [`flush`]: Outbox::flush
     pub(crate) fn push(&self, item: Item) -> bool {
+        let _open = self.gate.read();
         if self.sealed.load(Ordering::Acquire) {
             return false;
         }
         self.enqueue(item)
     }
 
-    /// Queues a last item even after sealing (the shutdown `BYE`), then seals.
+    /// Queues a last item even after sealing (the shutdown `BYE`), then
+    /// seals. Only the first last item is queued: the server and the
+    /// connection's own thread may both say goodbye at shutdown.
     pub(crate) fn push_final(&self, item: Item) -> bool {
+        let _closed = self.gate.write();
+        if self.finished.swap(true, Ordering::AcqRel) {
+            return false;
+        }
         let queued = !self.dead.load(Ordering::Acquire) && self.enqueue(item);
         self.seal();
         queued

@@ -74,3 +74,31 @@ fn the_port_can_be_bound_again_right_after_shutdown() {
     let mut b = again.login("bob");
     b.quiet();
 }
+
+/// A connection whose thread notices the shutdown while handling its own
+/// read leaves before the server lists whom to say `BYE` to: it must say
+/// it itself. The client streams pings while the signal lands, so its
+/// thread is busy in that window; a few rounds make the race likely.
+#[test]
+fn a_client_busy_at_the_signal_still_gets_bye() {
+    for round in 0..10 {
+        let mut server = Server::start();
+        let mut a = server.login("alice");
+        a.send_raw("/ping busy\n".repeat(4000).as_bytes());
+        server.signal("TERM");
+        loop {
+            match a.next_key().as_str() {
+                "OK ping busy" => {}
+                "BYE shutdown" => break,
+                other => a.fail(&format!(
+                    "round {round}: expected BYE shutdown, got {other:?}"
+                )),
+            }
+        }
+        a.expect_closed();
+        let status = server.wait_exit();
+        if !status.success() {
+            server.fail(&format!("exit status {status}"));
+        }
+    }
+}
