@@ -32,6 +32,10 @@ if not line().startswith("HELLO"):
 s.sendall(("%s\r\n/chat %s\r\n" % (name, partner)).encode())
 while not line().startswith("CHAT "):
     pass
+# An empty line (the server ignores it) carries the acknowledgement of
+# everything read so far: a delayed ACK lost to the pulled cable would leave
+# the server retransmitting, where keepalive does not apply.
+s.sendall(b"\r\n")
 print("READY", flush=True)
 s.settimeout(None)
 while s.recv(4096):
