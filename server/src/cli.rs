@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
+use crate::cluster::ClusterConfig;
 use crate::config::{Config, defaults};
 use crate::data;
 use crate::limits::{self, OsLimits};
@@ -47,6 +48,14 @@ pub struct Args {
     /// directory; its SHA-256 fingerprint is logged for clients to check.
     #[arg(long, conflicts_with = "tls_cert", requires = "tls_bind")]
     pub tls_self_signed: bool,
+    /// Join a cluster of chinwagd nodes that share this Redis server
+    /// (`redis://[USER:PASSWORD@]HOST:PORT[/DB]`); registered names,
+    /// ignore lists and room history then live in Redis, not in --data.
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
+    /// This node's name in the cluster, for logs [default: HOSTNAME-PID].
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    pub node_id: Option<String>,
     /// Connections at once, named or not; lowered at start-up to what the
     /// system allows.
     #[arg(long, default_value_t = defaults::MAX_CLIENTS, value_name = "N")]
@@ -129,6 +138,10 @@ impl Args {
             password_tries: self.password_tries,
             fanout_threads: self.fanout_threads,
             fault_injection: self.fault_injection,
+            cluster: self.cluster.as_ref().map(|url| {
+                let node_id = self.node_id.clone().unwrap_or_else(default_node_id);
+                ClusterConfig::new(url.clone(), node_id)
+            }),
             ..Config::default()
         }
     }
@@ -172,7 +185,14 @@ where
         history_per_room: config.history,
         history_rooms: config.history_rooms,
     };
-    let (store, loaded) = Store::open(&data, limits)?;
+    // In a cluster the durable data lives in Redis; the data directory
+    // keeps only a self-signed certificate, if asked for.
+    let store_dir = if config.cluster.is_some() {
+        &DataDir::Memory
+    } else {
+        &data
+    };
+    let (store, loaded) = Store::open(store_dir, limits)?;
     let tls = match &args.tls_bind {
         Some(tls_bind) => Some((tls_bind, tls_config(&args, &data)?)),
         None => None,
@@ -251,6 +271,19 @@ fn bind(addr: &str) -> anyhow::Result<TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(1024)?;
     Ok(socket.into())
+}
+
+/// `HOSTNAME-PID`: unique enough among the nodes of one cluster.
+fn default_node_id() -> String {
+    let host = fs::read_to_string("/etc/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_default();
+    let host = if host.is_empty() {
+        "node".to_owned()
+    } else {
+        host
+    };
+    format!("{host}-{}", std::process::id())
 }
 
 fn init_logging() {

@@ -80,6 +80,8 @@ pub struct Config {
     /// Test hook: the line `/__panic` panics its connection thread, to show
     /// that a bug in one connection frees its name and disturbs no one.
     pub fault_injection: bool,
+    /// Join this cluster (`--cluster`); `None` runs alone.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for Config {
@@ -102,6 +104,7 @@ impl Default for Config {
             password_tries: PASSWORD_TRIES,
             fanout_threads: None,
             fault_injection: false,
+            cluster: None,
         }
     }
 }

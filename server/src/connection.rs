@@ -18,9 +18,10 @@ use common::{
 };
 use parking_lot::Mutex;
 
+use crate::cluster::{Cluster, Control, Record, TryLater, log::What};
 use crate::flood::{TokenBucket, flood_gate};
 use crate::hub::{ConnId, Happening, Hub, Now, Outcome};
-use crate::outbox::{Delivery, Item, Outbox, QueueLimits};
+use crate::outbox::{Delivery, Item, Outbox, Peer, QueueLimits};
 use crate::shared::{Shared, Slot};
 use crate::tls::Session;
 
@@ -79,7 +80,7 @@ pub(crate) struct Connection {
     delivery: Delivery,
     /// Lines handled since the last flush.
     n_unflushed_lines: usize,
-    outcome: Outcome<Arc<Outbox>>,
+    outcome: Outcome<Peer>,
     /// The user's name once accepted, for the log.
     name: Option<common::Name>,
     /// What the hub did while handling this read, logged once it is done:
@@ -97,6 +98,11 @@ pub(crate) struct Connection {
     echo_offered: bool,
     closing: bool,
     departed: bool,
+    /// In a cluster: lines read and not yet appended to the log (a burst
+    /// of messages goes as one append; see `submit`).
+    pending: Vec<Record>,
+    /// In a cluster: the log has this connection's arrival.
+    logged: bool,
 }
 
 /// Runs one connection to its end. Called on the connection's own thread.
@@ -128,7 +134,10 @@ pub(crate) fn serve(
         Arc::clone(&shared.writers),
     ));
     shared.registry.lock().insert(id, Arc::clone(&outbox));
-    shared.hub.lock().connect(id, Arc::clone(&outbox));
+    if shared.cluster.is_none() {
+        // In a cluster the arrival is logged with the first line.
+        shared.hub.lock().connect(id, Some(Arc::clone(&outbox)));
+    }
     tracing::info!(conn = id, %addr, tls = tls.is_some(), "connected");
     let flood = flood_gate(shared.config.flood_rate, Instant::now());
     let name_deadline = shared
@@ -157,6 +166,8 @@ pub(crate) fn serve(
         echo_offered: false,
         closing: false,
         departed: false,
+        pending: Vec::new(),
+        logged: false,
     };
     let ending = connection.run();
     let reason = match ending {
@@ -209,6 +220,7 @@ impl Connection {
             let was_named = self.name.is_some();
             let filled = n_read == buffer.len();
             decoder.feed(&buffer[..n_read], |item| self.on_item(item));
+            self.submit_pending();
             self.flush();
             self.write_log();
             if filled && buffer.len() < LARGE_READ_BYTES {
@@ -344,7 +356,13 @@ impl Connection {
         }
         self.n_unflushed_lines += 1;
         if self.n_unflushed_lines >= LINES_PER_FLUSH {
+            self.submit_pending();
             self.flush();
+        }
+        if !matches!(item, Decoded::Line(_)) {
+            // What this thread answers by itself comes after the lines
+            // before it (in a cluster they may still be on their way).
+            self.submit_pending();
         }
         match item {
             Decoded::Line("") => {}
@@ -363,6 +381,9 @@ impl Connection {
     fn on_line(&mut self, line: &str) {
         if self.shared.config.fault_injection && line == "/__panic" {
             panic!("fault injected by conn {}", self.id);
+        }
+        if let Some(cluster) = self.shared.cluster.clone() {
+            return self.on_line_in_cluster(&cluster, line);
         }
         let now = Now::read();
         self.outcome.clear();
@@ -394,21 +415,18 @@ impl Connection {
     /// Calls the hub under the lock and delivers what it produced: lines
     /// queued and writes handed to the store in the hub's order, before
     /// the lock is released; sessions it replaced woken to close after.
-    fn call_hub(
-        &mut self,
-        call: impl FnOnce(&mut Hub<Arc<Outbox>>, ConnId, &mut Outcome<Arc<Outbox>>),
-    ) {
+    fn call_hub(&mut self, call: impl FnOnce(&mut Hub<Peer>, ConnId, &mut Outcome<Peer>)) {
         let mut hub = self.shared.hub.lock();
         call(&mut hub, self.id, &mut self.outcome);
         let n_reply_lines = self.outcome.reply.len();
         if self.outcome.offer_echo {
             self.echo_offered = true;
         }
-        self.delivery.outcome(&mut self.outcome, &self.outbox);
+        self.delivery.outcome(&mut self.outcome, Some(&self.outbox));
         self.shared.remember(&mut self.outcome.remember);
-        drop_overflowed(&mut self.delivery, &mut hub);
+        self.delivery.drop_overflowed(&mut hub);
         drop(hub);
-        for replaced in self.outcome.closed.drain(..) {
+        for replaced in self.outcome.closed.drain(..).flatten() {
             // Wakes its thread, which flushes its `BYE` and closes.
             replaced.shutdown(Shutdown::Read);
         }
@@ -416,6 +434,131 @@ impl Connection {
         if self.outcome.close {
             self.closing = true;
             self.outbox.seal();
+        }
+        let extra_cost = n_reply_lines / REPLY_LINES_PER_TOKEN;
+        if extra_cost > 0 {
+            self.throttle(extra_cost as f64);
+        }
+    }
+
+    /// A line, in a cluster: it is appended to the cluster's log, and this
+    /// node's applier applies it to the hub's copy and delivers the lines
+    /// (see `cluster/`). Plain messages from a named user wait to go with
+    /// the rest of the read, as one append; anything that can change how
+    /// the next line is read (a name, a command, a password) goes at once,
+    /// and the thread waits until it is applied.
+    fn on_line_in_cluster(&mut self, cluster: &Cluster, line: &str) {
+        let at = Now::read();
+        if self.awaiting_password {
+            self.awaiting_password = false;
+            self.end_echo_offer();
+            let typed = [Secret::new(line)];
+            self.pending.push(Record {
+                at,
+                what: What::Password(self.id),
+            });
+            if !self.submit(cluster, &typed) {
+                // Not applied: the next line is still taken as the
+                // password, so a password is never logged as typed.
+                self.awaiting_password = true;
+            }
+            return;
+        }
+        let input = parse_input(line);
+        let typed = typed_passwords(&input);
+        let now = self.name.is_none()
+            || matches!(
+                input,
+                Input::Command(_) | Input::Text { alias: Some(_), .. }
+            );
+        self.pending.push(Record {
+            at,
+            what: What::Line(self.id, crate::cluster::log::loggable(line)),
+        });
+        if now {
+            self.submit(cluster, &typed);
+        }
+    }
+
+    /// Appends what is pending, in a cluster.
+    fn submit_pending(&mut self) {
+        if let Some(cluster) = self.shared.cluster.clone()
+            && !self.pending.is_empty()
+        {
+            self.submit(&cluster, &[]);
+        }
+    }
+
+    /// Appends the pending records to the cluster's log and waits until
+    /// this node has applied them: their lines are queued by then, and
+    /// what else the hub asked of this connection is done here. False when
+    /// the cluster could not take them: each line is answered
+    /// `ERR try-later`, and an unlogged password result waits for the next
+    /// append (the hub waits for it).
+    fn submit(&mut self, cluster: &Cluster, typed: &[Secret]) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        // What this thread queued itself goes out first.
+        self.flush();
+        let late = cluster.take_late(self.id);
+        self.on_controls(cluster, late, &[]);
+        let mut records = std::mem::take(&mut self.pending);
+        if !self.logged {
+            let at = records[0].at;
+            records.insert(
+                0,
+                Record {
+                    at,
+                    what: What::Connect(self.id),
+                },
+            );
+        }
+        match cluster.call(self.id, records.clone()) {
+            Ok(controls) => {
+                self.logged = true;
+                self.on_controls(cluster, controls, typed);
+                true
+            }
+            Err(TryLater) => {
+                for record in records {
+                    match record.what {
+                        What::Line(..) | What::Password(_) => {
+                            self.reply(ServerLine::error(ErrorCode::TryLater));
+                        }
+                        What::TaskDone(..) => self.pending.push(record),
+                        _ => {}
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    /// Does what the hub asked of this connection in a cluster: note what
+    /// happened, close, or run the password work and log its result.
+    fn on_controls(&mut self, cluster: &Cluster, controls: Vec<Control>, typed: &[Secret]) {
+        let mut task = None;
+        let mut n_reply_lines = 0;
+        for control in controls {
+            self.echo_offered |= control.offer_echo;
+            self.outcome.happened.extend(control.happened);
+            self.note_happenings();
+            if control.close {
+                self.closing = true;
+                self.outbox.seal();
+            }
+            n_reply_lines += control.reply_lines;
+            task = control.task.or(task);
+        }
+        // A task from a call given up on cannot run: its password is gone.
+        if let Some(task) = task.filter(|_| !typed.is_empty()) {
+            let done = self.shared.passwords.run(task, typed);
+            self.pending.push(Record {
+                at: Now::read(),
+                what: What::TaskDone(self.id, done),
+            });
+            self.submit(cluster, typed);
         }
         let extra_cost = n_reply_lines / REPLY_LINES_PER_TOKEN;
         if extra_cost > 0 {
@@ -453,6 +596,7 @@ impl Connection {
             wait = wait.min(deadline.saturating_duration_since(now));
         }
         if !wait.is_zero() {
+            self.submit_pending();
             self.flush();
             self.shared.sleep(wait);
         }
@@ -485,16 +629,41 @@ impl Connection {
         self.departed = true;
         drop(self.slot.take());
         self.outcome.clear();
+        if let Some(cluster) = self.shared.cluster.clone() {
+            return self.depart_cluster(&cluster, reason);
+        }
         let mut hub = self.shared.hub.lock();
         hub.disconnect(self.id, &mut self.outcome);
         if !self.shared.is_shutting_down() {
             self.outcome.reply.clear();
-            self.delivery.outcome(&mut self.outcome, &self.outbox);
-            drop_overflowed(&mut self.delivery, &mut hub);
+            self.delivery.outcome(&mut self.outcome, Some(&self.outbox));
+            self.delivery.drop_overflowed(&mut hub);
         }
         drop(hub);
         self.shared.registry.lock().remove(&self.id);
         self.note_happenings();
+        self.write_log();
+        tracing::info!(conn = self.id, name = ?self.shown_name(), reason, "disconnected");
+        self.flush();
+        self.outbox.seal();
+    }
+
+    /// Leaves, in a cluster: the departure is logged (during shutdown the
+    /// node's own departure covers everyone's), and this node's applier
+    /// tells the partner, rooms and requesters on every node.
+    fn depart_cluster(&mut self, cluster: &Cluster, reason: &str) {
+        self.shared.registry.lock().remove(&self.id);
+        self.pending.clear();
+        if self.logged && !self.shared.is_shutting_down() {
+            let at = Now::read();
+            cluster.depart(
+                self.id,
+                Record {
+                    at,
+                    what: What::Disconnect(self.id),
+                },
+            );
+        }
         self.write_log();
         tracing::info!(conn = self.id, name = ?self.shown_name(), reason, "disconnected");
         self.flush();
@@ -569,10 +738,6 @@ impl Connection {
     }
 }
 
-/// Takes every connection whose queue overflowed in this step out of
-/// the hub while the lock is still held: it takes no more lines, so it
-/// must not stay a partner or member whose lines vanish (whoever writes
-/// to it next is answered as if it had gone, and its name is free).
 /// The passwords a command carries, the one to check first and the new
 /// one last.
 fn typed_passwords(input: &Input) -> Vec<Secret> {
@@ -582,14 +747,6 @@ fn typed_passwords(input: &Input) -> Vec<Secret> {
         }
         Input::Command(Ok(Command::Password { old, new })) => vec![old.clone(), new.clone()],
         _ => Vec::new(),
-    }
-}
-
-fn drop_overflowed(delivery: &mut Delivery, hub: &mut Hub<Arc<Outbox>>) {
-    while let Some(cut) = delivery.take_overflowed() {
-        let mut gone = Outcome::default();
-        hub.disconnect(cut.id(), &mut gone);
-        delivery.outcome(&mut gone, &cut);
     }
 }
 

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod cluster;
 pub mod config;
 mod connection;
 mod data;

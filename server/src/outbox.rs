@@ -26,7 +26,7 @@ use socket2::SockRef;
 use common::{ByeReason, ServerLine, WILL_ECHO};
 
 use crate::fanout::{FanoutPool, SPREAD_AT};
-use crate::hub::{ConnId, Outcome, Targets};
+use crate::hub::{ConnId, Hub, Outcome, Targets};
 use crate::threads::ThreadBudget;
 use crate::tls::Session;
 
@@ -464,6 +464,10 @@ impl Outbox {
     }
 }
 
+/// How the hub reaches a connection: its outbox, or none for a connection
+/// on another node of a cluster (that node delivers its lines).
+pub(crate) type Peer = Option<Arc<Outbox>>;
+
 /// Lines queued since the last flush, and the outboxes to flush. Queueing
 /// happens under the hub lock (so every connection receives lines in the
 /// hub's order) and only moves values; flushing, which formats and writes,
@@ -479,24 +483,32 @@ pub(crate) struct Delivery {
 
 impl Delivery {
     /// Queues the hub's output: the reply as one item to the caller, each
-    /// event to its recipients (one shared copy for a room).
-    pub(crate) fn outcome(&mut self, outcome: &mut Outcome<Arc<Outbox>>, own: &Arc<Outbox>) {
-        if outcome.offer_echo {
-            self.queue(own, Item::Raw(WILL_ECHO));
+    /// event to its recipients (one shared copy for a room). Connections
+    /// this node does not hold (`own` or a peer of `None`) are skipped:
+    /// their node delivers to them.
+    pub(crate) fn outcome(&mut self, outcome: &mut Outcome<Peer>, own: Option<&Arc<Outbox>>) {
+        match own {
+            Some(own) => {
+                if outcome.offer_echo {
+                    self.queue(own, Item::Raw(WILL_ECHO));
+                }
+                self.reply(own, &mut outcome.reply);
+            }
+            None => outcome.reply.clear(),
         }
-        self.reply(own, &mut outcome.reply);
         for (targets, line) in outcome.events.drain(..) {
             match targets {
-                Targets::One(outbox) => self.queue(&outbox, Item::Line(Box::new(line))),
+                Targets::One(Some(outbox)) => self.queue(&outbox, Item::Line(Box::new(line))),
+                Targets::One(None) => {}
                 Targets::Many(outboxes) => {
                     let line = Arc::new(line);
-                    for outbox in &outboxes {
+                    for outbox in outboxes.iter().flatten() {
                         self.queue(outbox, Item::Shared(Arc::clone(&line)));
                     }
                 }
             }
         }
-        for removed in &outcome.closed {
+        for removed in outcome.closed.iter().flatten() {
             // Its last line (`BYE replaced`) is queued; nothing after it.
             removed.seal();
         }
@@ -527,9 +539,23 @@ impl Delivery {
         }
     }
 
-    /// An outbox that overflowed while queueing, once each.
-    pub(crate) fn take_overflowed(&mut self) -> Option<Arc<Outbox>> {
-        self.overflowed.pop()
+    /// Takes every connection whose queue overflowed while queueing out of
+    /// the hub, while its lock is still held: it takes no more lines, so it
+    /// must not stay a partner or member whose lines vanish (whoever writes
+    /// to it next is answered as if it had gone, and its name is free).
+    /// Single-node only: in a cluster, the connection's own departure is
+    /// logged instead, so that every node's hub changes alike.
+    pub(crate) fn drop_overflowed(&mut self, hub: &mut Hub<Peer>) {
+        while let Some(cut) = self.overflowed.pop() {
+            let mut gone = Outcome::default();
+            hub.disconnect(cut.id(), &mut gone);
+            self.outcome(&mut gone, Some(&cut));
+        }
+    }
+
+    /// Forgets overflows (a cluster node: the connection departs itself).
+    pub(crate) fn forget_overflowed(&mut self) {
+        self.overflowed.clear();
     }
 
     /// Writes what was queued, without blocking, spreading a large

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use common::{ByeReason, ErrorCode, ServerLine};
 use socket2::{SockRef, TcpKeepalive};
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::connection::{self, Transport};
 use crate::hub::Memory;
@@ -70,7 +71,17 @@ impl Server {
         store: Store,
     ) -> io::Result<Server> {
         let local_addr = listeners.plain.local_addr()?;
-        let shared = Arc::new(Shared::new(config, memory, store));
+        let cluster = match &config.cluster {
+            Some(cluster) => Some(Arc::new(
+                Cluster::new(cluster.clone()).map_err(io::Error::other)?,
+            )),
+            None => None,
+        };
+        let shared = Arc::new(Shared::new(config, memory, store, cluster));
+        if let Some(cluster) = &shared.cluster {
+            // Takes the cluster's state before the first connection.
+            cluster.start(&shared).map_err(io::Error::other)?;
+        }
         let mut accept_threads = vec![spawn_accept(&shared, "accept", listeners.plain, || {
             Transport::Plain
         })?];
@@ -130,6 +141,11 @@ impl Server {
                 outbox.shutdown(Shutdown::Both);
             }
             self.shared.live.wait_idle(Instant::now() + SHUTDOWN_FORCE);
+        }
+        if let Some(cluster) = &self.shared.cluster {
+            // The node says it is gone: the other nodes close its users'
+            // sessions at once, not after the heartbeat timeout.
+            cluster.stop();
         }
         self.shared.fanout.shutdown();
         // Everything accepted reaches the disk before the process exits.

@@ -10,11 +10,12 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::data;
 use crate::fanout::FanoutPool;
 use crate::hub::{ConnId, Hub, Memory, Now, Remember, Settings};
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, Peer};
 use crate::password::Passwords;
 use crate::store::Store;
 use crate::threads::{LiveThreads, ThreadBudget};
@@ -22,7 +23,7 @@ use crate::threads::{LiveThreads, ThreadBudget};
 /// What every connection thread shares.
 pub(crate) struct Shared {
     pub(crate) config: Config,
-    pub(crate) hub: Mutex<Hub<Arc<Outbox>>>,
+    pub(crate) hub: Mutex<Hub<Peer>>,
     /// Every open connection, named or not, for shutdown.
     pub(crate) registry: Mutex<HashMap<ConnId, Arc<Outbox>>>,
     pub(crate) writers: Arc<ThreadBudget>,
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     pub(crate) passwords: Passwords,
     /// Threads that help write large fan-outs.
     pub(crate) fanout: FanoutPool,
+    /// This node's part in a cluster (`--cluster`); `None` alone.
+    pub(crate) cluster: Option<Arc<Cluster>>,
     /// The data directory's writer; taken at shutdown to flush it.
     store: Mutex<Option<Store>>,
     n_connections: AtomicUsize,
@@ -42,17 +45,18 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config, memory: Memory, store: Store) -> Shared {
+    pub(crate) fn new(
+        config: Config,
+        memory: Memory,
+        store: Store,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Shared {
         let live = Arc::new(LiveThreads::default());
         let fanout = match config.fanout_threads {
             Some(n_threads) => FanoutPool::new(n_threads),
             None => FanoutPool::for_this_machine(),
         };
-        let settings = Settings {
-            history_per_room: config.history,
-            history_rooms: config.history_rooms,
-            password_tries: config.password_tries,
-        };
+        let settings = Settings::of(&config);
         let (wake_tx, wake_rx) = crossbeam_channel::bounded(0);
         Shared {
             writers: Arc::new(ThreadBudget::new(
@@ -65,6 +69,7 @@ impl Shared {
             live,
             passwords: Passwords::for_this_machine(),
             fanout,
+            cluster,
             store: Mutex::new(Some(store)),
             n_connections: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
@@ -98,9 +103,12 @@ impl Shared {
         }
     }
 
-    /// A fresh connection id.
+    /// A fresh connection id (in a cluster, one no other node uses).
     pub(crate) fn next_id(&self) -> ConnId {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+        match &self.cluster {
+            Some(cluster) => cluster.new_conn_id(),
+            None => self.next_id.fetch_add(1, Ordering::Relaxed),
+        }
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {

@@ -30,6 +30,7 @@ use common::{Command, ErrorCode, HistoryKind, Input, Name, OkReply, Parsed, Serv
 
 use crate::flood::{Millis, TokenBucket};
 
+pub(crate) use accounts::is_weak;
 pub use outcome::{Done, Happening, Outcome, Purpose, Remember, Said, Targets, Task};
 pub(crate) use prose::GREETING;
 pub use snapshot::{BadSnapshot, Snapshot};
@@ -69,6 +70,17 @@ pub struct Settings {
     pub history_rooms: usize,
     /// Password checks per name per minute (`--password-tries`); 0 is no cap.
     pub password_tries: u32,
+}
+
+impl Settings {
+    /// The hub's settings from the server's.
+    pub fn of(config: &crate::config::Config) -> Settings {
+        Settings {
+            history_per_room: config.history,
+            history_rooms: config.history_rooms,
+            password_tries: config.password_tries,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -200,21 +212,27 @@ impl<P: Clone> Hub<P> {
         hub
     }
 
-    /// A new connection, in the naming state.
+    /// A new connection, in the naming state. A connection already known
+    /// stays as it is (a cluster may log its arrival twice).
     pub fn connect(&mut self, id: ConnId, peer: P) {
-        self.conns.insert(
-            id,
-            Conn {
-                peer,
-                name: None,
-                state: State::Naming,
-                outgoing: None,
-                incoming: BTreeSet::new(),
-                wrong_passwords: 0,
-                away: None,
-                ignores: BTreeMap::new(),
-            },
-        );
+        self.conns.entry(id).or_insert_with(|| Conn {
+            peer,
+            name: None,
+            state: State::Naming,
+            outgoing: None,
+            incoming: BTreeSet::new(),
+            wrong_passwords: 0,
+            away: None,
+            ignores: BTreeMap::new(),
+        });
+    }
+
+    /// Every connection `keep` says yes to, in id order (a cluster closes a
+    /// gone node's connections with it, in an order every node agrees on).
+    pub fn conns_where(&self, keep: impl Fn(ConnId) -> bool) -> Vec<ConnId> {
+        let mut ids: Vec<ConnId> = self.conns.keys().copied().filter(|&id| keep(id)).collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// The name of a connection, once it has one.
