@@ -8,6 +8,9 @@ mod accounts;
 mod adversarial;
 // A peer that vanishes without FIN or reset (network namespace; needs root).
 mod adversarial_net;
+// Several nodes on one Redis: a node killed or frozen, Redis restarted or
+// frozen, a node joining, the whole cluster restarting.
+mod cluster;
 // Every row of the command table: replies, aliases, argument errors.
 mod commands;
 // The data directory: restarts, modes, damaged and locked files, bounds.

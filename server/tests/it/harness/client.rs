@@ -25,6 +25,9 @@ pub(crate) struct Client {
     echo_offered: bool,
     transcript: Transcript,
     diagnostics: Diagnostics,
+    /// How long one line may take (`LINE_TIMEOUT` unless a test waits for
+    /// something slower by design, such as a node declared gone).
+    patience: Duration,
 }
 
 fn shorten(text: &str) -> String {
@@ -52,7 +55,13 @@ impl Client {
             echo_offered: false,
             transcript,
             diagnostics: diagnostics.clone(),
+            patience: LINE_TIMEOUT,
         }
+    }
+
+    /// Waits up to `patience` for each line from now on.
+    pub(crate) fn set_patience(&mut self, patience: Duration) {
+        self.patience = patience;
     }
 
     /// This client's label, for messages.
@@ -170,7 +179,7 @@ impl Client {
     /// after such an offer) at the start of a later line. They are noted in
     /// the transcript and taken off the line.
     pub(crate) fn try_line(&mut self) -> Option<String> {
-        let mut raw = self.raw_line(Instant::now() + LINE_TIMEOUT)?;
+        let mut raw = self.raw_line(Instant::now() + self.patience)?;
         if raw.starts_with(&common::WONT_ECHO) && self.echo_offered {
             self.note("< IAC WONT ECHO".to_owned());
             self.echo_offered = false;

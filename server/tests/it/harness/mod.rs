@@ -11,12 +11,14 @@ use common::ServerLine;
 
 mod client;
 mod control;
+mod redis;
 mod server;
 mod system;
 
 pub(crate) use client::{Client, join_room};
 pub(crate) use control::{Control, assert_name_free, list};
-pub(crate) use server::Server;
+pub(crate) use redis::Redis;
+pub(crate) use server::{Cluster, Server, cluster_mode};
 pub(crate) use system::{on_path, rss_kib, threads_and_fds, wait_for_baseline};
 
 /// How long any one expected line (or close) may take to arrive.

@@ -1,16 +1,25 @@
 //! The server under test: `chinwagd` as a child process on a free port,
 //! its stdout and stderr collected for failure reports, and stopped with
 //! SIGTERM when the handle drops.
+//!
+//! With `CHINWAG_CLUSTER=1` in the environment (the parity run of
+//! `.ci/run`), the same tests run against a cluster: [`Server::start_on`]
+//! starts a private Redis and two nodes, and clients connect to them in
+//! turn, so every other user is on the other node. Tests that are about one
+//! process (its data directory, its limits, a wrapper command) start with
+//! [`Server::alone`] instead; `docs/protocol.md` lists why each may.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
 
+use super::redis::Redis;
 use super::{Client, Diagnostics, LINE_TIMEOUT, lock};
 
 /// How long the server may take to exit after a signal before the test fails.
@@ -23,6 +32,94 @@ pub(crate) struct Server {
     /// The TLS listener's address, if the server has one.
     tls_addr: Option<SocketAddr>,
     diagnostics: Diagnostics,
+    /// In the parity run: the other node and Redis.
+    rest: Option<Box<Rest>>,
+}
+
+/// The rest of a cluster behind a [`Server`] in the parity run.
+struct Rest {
+    others: Vec<Server>,
+    /// Counts connections, to spread them over the nodes in turn.
+    next: AtomicUsize,
+    /// Kept for its `Drop`, which stops Redis after the nodes.
+    _redis: Redis,
+}
+
+/// Flags about one process: a test that sets one is about that process
+/// (its data directory, its own `--max-clients` and thread budget), and
+/// runs against one process also in the parity run. In a cluster each node
+/// has its own limits, and the durable data lives in Redis (the cluster
+/// tests cover it).
+const PER_PROCESS: [&str; 3] = ["--data", "--max-clients", "--assume-thread-limit"];
+
+/// Whether the tests run against a cluster (`CHINWAG_CLUSTER=1`).
+pub(crate) fn cluster_mode() -> bool {
+    std::env::var_os("CHINWAG_CLUSTER").is_some_and(|value| !value.is_empty() && value != "0")
+}
+
+/// Several `chinwagd` nodes on one private Redis, for the cluster tests.
+/// The nodes share one failure report.
+pub(crate) struct Cluster {
+    pub(crate) nodes: Vec<Server>,
+    diagnostics: Diagnostics,
+    args: Vec<String>,
+    /// Nodes started so far, for their `--node-id`.
+    started: usize,
+    /// Dropped last: the nodes stop first.
+    pub(crate) redis: Redis,
+}
+
+impl Cluster {
+    /// A private Redis and `n` nodes, each started with `args` (plus
+    /// `--flood-rate 0` and `--data none` unless given).
+    pub(crate) fn start(n: usize, args: &[&str]) -> Cluster {
+        let mut cluster = Cluster {
+            nodes: Vec::new(),
+            diagnostics: Diagnostics::default(),
+            args: args.iter().map(|arg| (*arg).to_owned()).collect(),
+            started: 0,
+            redis: Redis::start(),
+        };
+        for _ in 0..n {
+            cluster.add_node();
+        }
+        cluster
+    }
+
+    /// Starts one more node; it is `nodes.last()`.
+    pub(crate) fn add_node(&mut self) -> &Server {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.started += 1;
+        let node_id = format!("node{}", self.started);
+        let url = self.redis.url();
+        let mut command = node_command("127.0.0.1:0", &args);
+        command.args(["--cluster", &url, "--node-id", &node_id]);
+        let node = Server::start_command_with(command, self.diagnostics.clone());
+        self.nodes.push(node);
+        self.nodes.last().expect("just pushed")
+    }
+
+    /// Node `i`.
+    pub(crate) fn node(&self, i: usize) -> &Server {
+        &self.nodes[i]
+    }
+
+    /// Panics with `message` and every node's transcripts and logs.
+    pub(crate) fn fail(&self, message: &str) -> ! {
+        self.diagnostics.fail(message)
+    }
+}
+
+fn node_command(bind: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chinwagd"));
+    command.args(["--bind", bind]).args(args);
+    if !args.contains(&"--flood-rate") {
+        command.args(["--flood-rate", "0"]);
+    }
+    if !args.contains(&"--data") {
+        command.args(["--data", "none"]);
+    }
+    command
 }
 
 impl Server {
@@ -38,17 +135,39 @@ impl Server {
         Server::start_on("127.0.0.1:0", args)
     }
 
-    /// Starts the server on an explicit address.
+    /// Starts the server on an explicit address (in the parity run, a
+    /// two-node cluster whose first node listens there).
     pub(crate) fn start_on(bind: &str, args: &[&str]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_chinwagd"));
-        command.args(["--bind", bind]).args(args);
-        if !args.contains(&"--flood-rate") {
-            command.args(["--flood-rate", "0"]);
+        if !cluster_mode() || args.iter().any(|arg| PER_PROCESS.contains(arg)) {
+            return Server::start_command(node_command(bind, args));
         }
-        if !args.contains(&"--data") {
-            command.args(["--data", "none"]);
+        let mut cluster = Cluster::start(0, args);
+        cluster.started = 1;
+        let url = cluster.redis.url();
+        let mut command = node_command(bind, args);
+        command.args(["--cluster", &url, "--node-id", "node1"]);
+        let mut first = Server::start_command_with(command, cluster.diagnostics.clone());
+        cluster.add_node();
+        let Cluster { nodes, redis, .. } = cluster;
+        first.rest = Some(Box::new(Rest {
+            others: nodes,
+            next: AtomicUsize::new(0),
+            _redis: redis,
+        }));
+        first
+    }
+
+    /// Where the next client connects: in the parity run, the nodes in
+    /// turn.
+    fn next_addr(&self) -> SocketAddr {
+        let Some(rest) = &self.rest else {
+            return self.addr;
+        };
+        let turn = rest.next.fetch_add(1, Ordering::Relaxed) % (rest.others.len() + 1);
+        match turn {
+            0 => self.addr,
+            n => rest.others[n - 1].addr,
         }
-        Server::start_command(command)
     }
 
     /// The address the server is listening on.
@@ -68,7 +187,7 @@ impl Server {
 
     /// Connects without reading anything.
     pub(crate) fn connect_raw(&self, label: &str) -> Client {
-        match TcpStream::connect(self.addr) {
+        match TcpStream::connect(self.next_addr()) {
             Ok(stream) => self.client(label, stream),
             Err(e) => self.fail(&format!("{label}: cannot connect: {e}")),
         }
@@ -96,7 +215,7 @@ impl Server {
     pub(crate) fn connect_small_rcvbuf(&self, label: &str) -> Client {
         let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
         socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-        socket.connect(&self.addr.into()).expect("connect");
+        socket.connect(&self.next_addr().into()).expect("connect");
         let mut client = self.client(label, TcpStream::from(socket));
         client.expect("HELLO chinwag/2");
         client
@@ -122,7 +241,11 @@ impl Server {
 
     /// Sends a signal (`TERM`, `INT`, ...) to the server process. Uses
     /// kill(1) because the workspace forbids `unsafe` (and so `libc::kill`).
+    /// In the parity run every node gets the signal.
     pub(crate) fn signal(&self, name: &str) {
+        for other in self.rest.iter().flat_map(|rest| &rest.others) {
+            other.signal(name);
+        }
         let pid = self.child.as_ref().expect("server running").id();
         let status = Command::new("kill")
             .args(["-s", name, &pid.to_string()])
@@ -132,8 +255,17 @@ impl Server {
         }
     }
 
-    /// Waits for the server to exit, failing after a generous timeout.
+    /// Waits for the server to exit, failing after a generous timeout (in
+    /// the parity run, every node; the first node's status is returned).
     pub(crate) fn wait_exit(&mut self) -> ExitStatus {
+        if let Some(rest) = self.rest.as_mut() {
+            for other in &mut rest.others {
+                let status = other.wait_exit();
+                if !status.success() {
+                    self.fail(&format!("another node exited with {status}"));
+                }
+            }
+        }
         let deadline = Instant::now() + EXIT_TIMEOUT;
         let child = self.child.as_mut().expect("server running");
         loop {
@@ -172,14 +304,22 @@ impl Server {
     /// `sh -c 'ulimit -n 100; exec chinwagd …'`). The command must run
     /// `chinwagd` with `--bind` and print `listening on` like it; stdio is
     /// set here.
-    pub(crate) fn start_command(mut command: Command) -> Server {
+    pub(crate) fn start_command(command: Command) -> Server {
+        Server::start_command_with(command, Diagnostics::default())
+    }
+
+    fn start_command_with(mut command: Command, diagnostics: Diagnostics) -> Server {
+        // Each node's stdout is its own (its `listening on` lines).
+        let diagnostics = Diagnostics {
+            stdout: Arc::default(),
+            ..diagnostics
+        };
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot spawn the server command");
-        let diagnostics = Diagnostics::default();
         let mut stderr = child.stderr.take().expect("piped stderr");
         let sink = Arc::clone(&diagnostics.stderr);
         thread::spawn(move || {
@@ -207,6 +347,7 @@ impl Server {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls_addr: None,
             diagnostics,
+            rest: None,
         };
         let line = match line_rx.recv_timeout(LINE_TIMEOUT) {
             Ok(line) => line,
