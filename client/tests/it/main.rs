@@ -2,9 +2,12 @@
 //! `chinwagd`, through a pipe and under a pseudo-terminal.
 
 mod harness;
+mod peer;
 mod pipe;
 mod pty;
+mod script;
 mod signin;
+mod tap;
 mod term;
 mod tls;
 mod v2;

@@ -6,7 +6,8 @@ use std::process::Command;
 
 use expectrl::ControlCode;
 
-use crate::harness::{Peer, TestServer, scratch_dir};
+use crate::harness::{TestServer, scratch_dir};
+use crate::peer::Peer;
 use crate::term::Term;
 
 #[test]
