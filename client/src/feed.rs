@@ -11,6 +11,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::connection::Unreadable;
 use crate::layout::{Layout, Line, Shown};
+use crate::mention::{self, Ring};
 use crate::render::{self, Renderer, neutralise};
 use crate::state::{Place, State};
 
@@ -41,6 +42,17 @@ pub(crate) struct Options {
     pub(crate) wrap: bool,
     /// Print protocol lines as received (neutralised), not rendered.
     pub(crate) raw: bool,
+    /// Ring the terminal bell for mentions, requests and one-to-one lines.
+    pub(crate) bell: bool,
+}
+
+/// What one server line became.
+#[derive(Debug)]
+pub(crate) struct Fed {
+    /// Rows to print.
+    pub(crate) rows: Vec<String>,
+    /// Whether to ring the bell with them.
+    pub(crate) ring: Option<Ring>,
 }
 
 /// Stamped, laid-out rows for `lines`, as of now and at the terminal's
@@ -97,23 +109,28 @@ impl Feed {
     }
 
     /// Handles one server line: the state is updated before this returns.
-    pub(crate) fn line(&mut self, text: &str) -> Vec<String> {
+    pub(crate) fn line(&mut self, text: &str) -> Fed {
         let parsed = ServerLine::parse(text);
-        let rendered = {
+        let (rendered, ring) = {
             let mut state = self.shared.state.lock();
             if let Ok(line) = &parsed {
                 state.apply(line);
             }
             match &parsed {
-                Ok(line) => self.renderer.render(line, &state),
-                Err(_) => vec![render::unparsed(text).into()],
+                Ok(line) => (
+                    self.renderer.render(line, &state),
+                    mention::ring(line, &state).filter(|_| self.options.bell),
+                ),
+                Err(_) => (vec![render::unparsed(text).into()], None),
             }
         };
         self.shared.changed.notify_all();
-        if self.options.raw {
-            return vec![neutralise(text)];
-        }
-        shown_rows(self.options, &rendered)
+        let rows = if self.options.raw {
+            vec![neutralise(text)]
+        } else {
+            shown_rows(self.options, &rendered)
+        };
+        Fed { rows, ring }
     }
 
     /// Rows for a server line that was dropped unread.

@@ -12,6 +12,7 @@ mod history;
 mod input;
 mod known_servers;
 mod layout;
+mod mention;
 mod password;
 mod pipe;
 mod render;
@@ -75,6 +76,11 @@ struct Args {
     /// No colours (also when NO_COLOR is set or stdout is not a terminal).
     #[arg(long)]
     no_color: bool,
+
+    /// Never ring the terminal bell (it rings for a mention of your name,
+    /// a chat request, and a one-to-one message while you are elsewhere).
+    #[arg(long)]
+    no_bell: bool,
 
     /// Print the server's protocol lines as they arrive, unrendered (control
     /// characters are still neutralised).
@@ -145,6 +151,9 @@ fn run(args: Args) -> Result<u8> {
         colour: colour_wanted(&args),
         wrap: std::io::stdout().is_terminal(),
         raw: args.raw,
+        // Only a person at a terminal hears it; a script's output never
+        // carries BEL.
+        bell: !args.no_bell && interactive && std::io::stdout().is_terminal(),
     };
     if interactive {
         let history = match args.history {

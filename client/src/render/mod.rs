@@ -20,6 +20,7 @@ use common::{
 };
 
 use crate::layout::{Line, Shown, Span, Style, span};
+use crate::mention;
 use crate::state::State;
 
 pub(crate) use self::past::stamp_of;
@@ -105,7 +106,7 @@ impl Renderer {
                 shown.push(past::opening(&history.room).into());
                 self.past = Some(history.room.to_string());
             }
-            shown.push(past::history(history));
+            shown.push(past::history(history, state.me.as_deref()));
             return shown;
         }
         if self.past.take().is_some() {
@@ -306,7 +307,10 @@ fn message(room: Option<&str>, from: &str, text: &str, me: Option<&str>) -> Line
         line.push(span(format!("[{}] ", neutralise(room)), Style::Room));
     }
     line.push(name_span(from, me));
-    line.push(span(format!(": {}", neutralise(text)), Style::Plain));
+    line.push(span(": ", Style::Plain));
+    // A one-to-one message is all for you: only room lines can mention.
+    let mentioner = room.map(|_| from);
+    line.extend(said(text, mentioner, me, &Style::Plain));
     line
 }
 
@@ -318,6 +322,33 @@ fn action(room: Option<&str>, from: &str, text: &str, me: Option<&str>) -> Line 
     }
     line.push(span("* ", Style::Plain));
     line.push(name_span(from, me));
-    line.push(span(format!(" {}", neutralise(text)), Style::Plain));
+    line.push(span(" ", Style::Plain));
+    line.extend(said(text, Some(from), me, &Style::Plain));
     line
+}
+
+/// What a user said, neutralised, in `style`, with every mention of `me`
+/// highlighted when `from` (the speaker, `None` where nothing counts as
+/// a mention) is someone else.
+pub(crate) fn said(text: &str, from: Option<&str>, me: Option<&str>, style: &Style) -> Vec<Span> {
+    let text = neutralise(text);
+    let found = match (from, me) {
+        (Some(from), Some(me)) if mention::mentions(&text, from, Some(me)) => {
+            mention::find(&text, me)
+        }
+        _ => Vec::new(),
+    };
+    let mut spans = Vec::with_capacity(2 * found.len() + 1);
+    let mut at = 0;
+    for range in found {
+        if range.start > at {
+            spans.push(span(&text[at..range.start], style.clone()));
+        }
+        spans.push(span(&text[range.clone()], Style::Mention));
+        at = range.end;
+    }
+    if at < text.len() || spans.is_empty() {
+        spans.push(span(&text[at..], style.clone()));
+    }
+    spans
 }

@@ -63,6 +63,11 @@ impl PromptWatch {
         }
     }
 
+    /// The prompt the current `readline` call shows.
+    pub(super) fn shown(&self) -> String {
+        self.shown.lock().clone()
+    }
+
     /// Whether the last `Interrupted` came from the watch rather than from
     /// the user's Ctrl-C.
     pub(super) fn take_request(&self) -> bool {

@@ -41,7 +41,7 @@ use crate::render;
 use crate::state::Place;
 
 use self::helper::{ChatHelper, PromptWatch};
-use self::printer::Output;
+use self::printer::{Batch, Output};
 
 /// How long to wait for `BYE` after asking to leave.
 const BYE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -95,13 +95,13 @@ pub(crate) fn run(
             Ok(()) => {}
             Err(ReadlineError::Io(error)) if error.kind() == io::ErrorKind::NotFound => {}
             Err(error) => {
-                let _ = rows.send(feed::rows(
+                let _ = rows.send(Batch::from(feed::rows(
                     options,
                     &[render::error(&format!(
                         "cannot read the history file {}: {error}",
                         path.display()
                     ))],
-                ));
+                )));
             }
         }
     }
@@ -168,18 +168,21 @@ fn watch_hangup() -> Result<Arc<AtomicBool>> {
 /// editor has let go of the terminal; then the reader keeps poking the
 /// session loop with SIGINT (which it treats as "look at the state") in
 /// case the first poke came between two `readline` calls.
-fn feeder(mut feed: Feed, rows: Sender<Vec<String>>) -> impl FnMut(Incoming) + Send + 'static {
+fn feeder(mut feed: Feed, rows: Sender<Batch>) -> impl FnMut(Incoming) + Send + 'static {
     move |incoming| match incoming {
         Incoming::Line(text) => {
-            let batch = feed.line(&text);
+            let fed = feed.line(&text);
             if feed.is_closed() {
-                feed.hand_over(batch);
+                feed.hand_over(fed.rows);
             } else {
-                let _ = rows.send(batch);
+                let _ = rows.send(Batch {
+                    rows: fed.rows,
+                    ring: fed.ring,
+                });
             }
         }
         Incoming::Unreadable(why) => {
-            let _ = rows.send(feed.unreadable(why));
+            let _ = rows.send(feed.unreadable(why).into());
         }
         Incoming::Closed(error) => {
             let batch = feed.closed(error.as_ref());
@@ -205,7 +208,7 @@ struct Session {
     connection: Connection,
     shared: Arc<Shared>,
     /// Rows for the printer thread.
-    rows: Sender<Vec<String>>,
+    rows: Sender<Batch>,
     options: Options,
     /// Stdout is the terminal rustyline draws on, so stale rows can be erased.
     erase: bool,
@@ -223,7 +226,7 @@ impl Session {
     }
 
     fn notice(&self, line: Line) {
-        let _ = self.rows.send(feed::rows(self.options, &[line]));
+        let _ = self.rows.send(feed::rows(self.options, &[line]).into());
     }
 
     fn edit_loop(&mut self) -> Result<u8> {

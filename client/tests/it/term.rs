@@ -33,6 +33,8 @@ impl Write for Transcript {
 pub(crate) struct Term {
     pub(crate) session: Session<UnixProcess, LogStream<PtyStream, Transcript>>,
     transcript: Transcript,
+    /// Every byte the terminal showed up to the end of the last match.
+    seen: Vec<u8>,
 }
 
 impl Term {
@@ -49,13 +51,24 @@ impl Term {
         history: &Path,
         envs: &[(&str, &str)],
     ) -> Term {
+        let mut all = vec!["--no-color"];
+        all.extend_from_slice(args);
+        Term::spawn_in_colour(server, &all, history, envs)
+    }
+
+    /// As [`Term::spawn_at`], without `--no-color`.
+    pub(crate) fn spawn_in_colour(
+        server: &str,
+        args: &[&str],
+        history: &Path,
+        envs: &[(&str, &str)],
+    ) -> Term {
         let mut command = Command::new(env!("CARGO_BIN_EXE_chinwag"));
         command
             .arg("--server")
             .arg(server)
             .arg("--history")
             .arg(history)
-            .arg("--no-color")
             .args(args)
             .env("TERM", "xterm-256color")
             .env_remove("CHINWAG_NAME")
@@ -73,6 +86,7 @@ impl Term {
         Term {
             session,
             transcript,
+            seen: Vec::new(),
         }
     }
 
@@ -86,9 +100,23 @@ impl Term {
 
     /// Waits until the terminal has shown `text`.
     pub(crate) fn expect(&mut self, text: &str) {
-        if let Err(error) = self.session.expect(text) {
-            self.fail(&format!("waiting for {text:?}: {error}"));
+        match self.session.expect(text) {
+            Ok(found) => {
+                self.seen.extend_from_slice(found.before());
+                self.seen.extend_from_slice(text.as_bytes());
+            }
+            Err(error) => self.fail(&format!("waiting for {text:?}: {error}")),
         }
+    }
+
+    /// A mark in what the terminal showed, for [`Term::since`].
+    pub(crate) fn mark(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// The bytes shown from `mark` to the end of the last match.
+    pub(crate) fn since(&self, mark: usize) -> &[u8] {
+        &self.seen[mark..]
     }
 
     /// Waits until `prompt` is drawn with an empty line after it, which
@@ -97,6 +125,11 @@ impl Term {
     /// briefly in cooked mode, and the tty driver would take them.
     pub(crate) fn expect_empty_prompt(&mut self, prompt: &str) {
         self.expect(&format!("{prompt}\r\u{1b}[{}C", prompt.len()));
+    }
+
+    /// [`Term::expect_empty_prompt`] in colour (the prompt is bold white).
+    pub(crate) fn expect_empty_coloured_prompt(&mut self, prompt: &str) {
+        self.expect(&format!("{prompt}\u{1b}[0m\r\u{1b}[{}C", prompt.len()));
     }
 
     pub(crate) fn send(&mut self, keys: &str) {

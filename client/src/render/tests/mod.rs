@@ -1,6 +1,8 @@
 //! Tests for the renderer: every tag, tables, and hostile text; the lines
-//! and replies version 2 added, and the stored past, are in `v2.rs`.
+//! and replies version 2 added, and the stored past, are in `v2.rs`;
+//! mentions in `mentions.rs`.
 
+mod mentions;
 mod v2;
 
 use super::*;
