@@ -5,6 +5,7 @@
 //! we asked for, 1 when the server went away or on an error, 2 for bad
 //! flags.
 
+mod backoff;
 mod complete;
 mod connection;
 mod feed;
@@ -13,11 +14,13 @@ mod input;
 mod known_servers;
 mod layout;
 mod mention;
+mod outage;
 mod password;
 mod pipe;
 mod render;
 mod session;
 mod state;
+mod target;
 mod tls;
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
@@ -27,9 +30,10 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::Parser;
 
-use crate::connection::{Connection, NewServer, Target};
+use crate::connection::{Connection, NewServer};
 use crate::feed::Options;
 use crate::password::Stash;
+use crate::target::Target;
 
 /// Chat with people on a chinwag server.
 #[derive(Debug, Parser)]
@@ -86,6 +90,11 @@ struct Args {
     /// characters are still neutralised).
     #[arg(long)]
     raw: bool,
+
+    /// When the connection is lost, do not connect again (a session reading
+    /// a pipe never does).
+    #[arg(long)]
+    no_reconnect: bool,
 }
 
 /// Whether output may be coloured: not asked off, `NO_COLOR` unset or
@@ -160,7 +169,13 @@ fn run(args: Args) -> Result<u8> {
             Some(path) => Some(path),
             None => history::default_path(),
         };
-        session::run(connection, options, args.name, history, password)
+        // A script never reconnects: its next line would go to a session
+        // that is not the one it was written for.
+        let reconnect = (!args.no_reconnect).then(|| session::Reconnect {
+            target: target.clone(),
+            trust_new,
+        });
+        session::run(connection, options, args.name, history, password, reconnect)
     } else {
         pipe::run(connection, options, args.name, password)
     }

@@ -15,12 +15,13 @@ mod tables;
 mod tests;
 
 use common::{
-    ByeReason, CancelReason, DeclineReason, EndReason, PartReason, ServerLine, UserState, fold,
-    is_forbidden,
+    ByeReason, CancelReason, DeclineReason, EndReason, ErrorCode, PartReason, ServerLine,
+    UserState, fold, is_forbidden,
 };
 
 use crate::layout::{Line, Shown, Span, Style, span};
 use crate::mention;
+use crate::outage::{Outage, Stage};
 use crate::state::State;
 
 pub(crate) use self::past::stamp_of;
@@ -121,10 +122,41 @@ impl Renderer {
         let me = state.me.as_deref();
         let say = |pieces: &[Piece<'_>]| vec![notice_of(pieces, me)];
         match line {
-            ServerLine::Hello(_) => say(&[Text(concat!(
-                "connected; choose a name: ",
-                common::name_rule!()
-            ))]),
+            // Signing back in after a lost connection is summed up once it
+            // is over (`outage.rs`): the greeting and the menu again would
+            // be noise.
+            ServerLine::Hello(_) => match restoring(state).and_then(|o| o.name.as_deref()) {
+                Some(name) => say(&[Text("connected again; signing in as "), Name(name)]),
+                None => say(&[Text(concat!(
+                    "connected; choose a name: ",
+                    common::name_rule!()
+                ))]),
+            },
+            ServerLine::Welcome(_) | ServerLine::Info(_) if restoring(state).is_some() => {
+                Vec::new()
+            }
+            ServerLine::Welcome(_) if state.outage.is_some() => Vec::new(),
+            ServerLine::Password(name)
+                if restoring(state).is_some() && state.password.is_some() =>
+            {
+                say(&[
+                    Name(name),
+                    Text(
+                        " is registered: signing in with the password from earlier in this session",
+                    ),
+                ])
+            }
+            ServerLine::Err(ErrorCode::NameTaken, _)
+                if restoring(state).is_some_and(|o| o.stage == Stage::Naming) =>
+            {
+                let name = state.tried_name.as_deref().unwrap_or_default();
+                say(&[
+                    Name(name),
+                    Text(
+                        " is still held by your old session; the server frees it within about 90 s",
+                    ),
+                ])
+            }
             ServerLine::Welcome(name) => say(&[
                 Text("welcome, "),
                 Name(name),
@@ -257,13 +289,22 @@ impl Renderer {
     }
 }
 
+/// The outage being restored without the user, if there is one.
+fn restoring(state: &State) -> Option<&Outage> {
+    state.outage.as_ref().filter(|outage| !outage.asking)
+}
+
 /// The last words of a connection, by the server's reason.
 fn bye(reason: ByeReason, leaving: bool) -> Line {
     match reason {
         ByeReason::Exit if leaving => notice("disconnected. bye!"),
         ByeReason::Exit => notice("the server closed the connection"),
         ByeReason::Shutdown => notice("the server is shutting down; disconnected"),
-        ByeReason::Replaced => error("you signed in from somewhere else; this session ended"),
+        // Reconnecting would take the name back from the other session,
+        // which would take it back in turn.
+        ByeReason::Replaced => {
+            error("you signed in from somewhere else; this session ended and will not reconnect")
+        }
         ByeReason::Overload => error(
             "the server cut this connection off: it could not keep up with what was sent to it",
         ),
