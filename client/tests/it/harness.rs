@@ -181,6 +181,12 @@ impl ServerProcess {
 }
 
 impl ServerProcess {
+    /// Sends SIGTERM (every client gets `BYE shutdown`) and waits for the
+    /// server to exit, so its port and data directory are free again.
+    pub(crate) fn terminate(&mut self) {
+        self.signal("-TERM");
+    }
+
     /// Sends SIGKILL, a crash: connections drop without a `BYE`.
     pub(crate) fn crash(&mut self) {
         self.signal("-KILL");

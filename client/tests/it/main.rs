@@ -7,6 +7,7 @@ mod manners;
 mod peer;
 mod pipe;
 mod pty;
+mod reconnect;
 mod script;
 mod signin;
 mod tap;

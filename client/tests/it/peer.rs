@@ -35,6 +35,16 @@ impl Peer {
         peer
     }
 
+    /// Connects and signs in to the registered `name`.
+    pub(crate) fn sign_in(addr: SocketAddr, name: &str, password: &str) -> Peer {
+        let mut peer = Peer::connect(addr);
+        peer.send(name);
+        peer.expect(&format!("PASSWORD {name}"));
+        peer.send(password);
+        peer.expect(&format!("WELCOME {name}"));
+        peer
+    }
+
     pub(crate) fn send(&mut self, line: &str) {
         self.transcript.push(format!("> {line}"));
         write!(self.writer, "{line}\r\n").expect("send");
@@ -59,6 +69,13 @@ impl Peer {
                 return line;
             }
         }
+    }
+
+    /// A barrier: `/ping TOKEN` and its answer, so that every line the
+    /// server sent before it has been read.
+    pub(crate) fn sync(&mut self, token: &str) {
+        self.send(&format!("/ping {token}"));
+        self.expect(&format!("OK ping {token}"));
     }
 
     /// Leaves with `/exit` and waits for `BYE exit`.

@@ -98,6 +98,20 @@ impl Tap {
             .map(|line| line.trim_end_matches('\r').to_owned())
             .collect()
     }
+
+    /// Cuts connection `n` on the client's side only: the client sees it
+    /// drop, the server still holds it.
+    pub(crate) fn cut(&mut self, n: usize) {
+        let relayed = self.nth(n);
+        relayed.cut.store(true, Ordering::SeqCst);
+        let _ = relayed.client.shutdown(Shutdown::Both);
+    }
+
+    /// Closes the server's side of connection `n` (after [`Tap::cut`]: the
+    /// server notices that the user has gone).
+    pub(crate) fn release(&mut self, n: usize) {
+        let _ = self.nth(n).upstream.shutdown(Shutdown::Both);
+    }
 }
 
 impl Drop for Tap {
