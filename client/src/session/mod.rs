@@ -241,6 +241,7 @@ impl Session {
                 restore.take().unwrap_or_default()
             };
             self.helper().showing(&prompt, &line, pos, asking_password);
+            let pokes_before = helper::pokes();
             let result = if line.is_empty() {
                 self.editor.readline(&prompt)
             } else {
@@ -272,14 +273,15 @@ impl Session {
                 }
                 Err(ReadlineError::Interrupted) => {
                     let (line, pos) = self.helper().last_line();
-                    let watcher = self.helper().take_refresh_request();
-                    let stale = self.shared.state.lock().prompt() != prompt;
-                    if watcher || stale {
-                        // Not the user: the prompt changed. Reopen the editor
-                        // with the new prompt in place of the old row (a
-                        // half-typed password is dropped, not carried over).
+                    if helper::pokes() != pokes_before {
+                        // Not the user: a poke (the prompt changed, or the
+                        // session is over), maybe a late one. Reopen the
+                        // editor with the prompt as it is now in place of
+                        // the old row; a half-typed password is dropped,
+                        // not carried over to another prompt.
+                        let changed = self.shared.state.lock().prompt() != prompt;
                         self.erase_rows(&prompt, &line);
-                        if !asking_password {
+                        if !(asking_password && changed) {
                             restore = Some((line, pos));
                         }
                         continue;
