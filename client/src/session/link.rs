@@ -80,6 +80,12 @@ pub(super) struct Link {
     backoff: Backoff,
     /// When the connection was lost, while the session is not restored.
     lost_at: Option<Instant>,
+    /// Rows about the loss, held back to go out in one batch with the
+    /// first "reconnecting" line: the prompt changes as the connection is
+    /// lost, and rustyline can keep a row printed across that change in
+    /// its queue while a later one, printed between two `readline` calls,
+    /// overtakes it.
+    deferred: Vec<String>,
 }
 
 impl Link {
@@ -97,6 +103,7 @@ impl Link {
             reconnect,
             backoff: Backoff::new(),
             lost_at: None,
+            deferred: Vec::new(),
         }
     }
 
@@ -118,6 +125,8 @@ impl Link {
                 None => break,
             }
         }
+        let rest = std::mem::take(&mut self.deferred);
+        self.feed.hand_over(rest);
         self.feed.finished();
         poke_forever()
     }
@@ -142,18 +151,36 @@ impl Link {
 
     /// Queues rows for the printer; once the session is over they are
     /// kept for the session loop, which prints them after the editor has
-    /// let go of the terminal.
-    fn show(&self, rows: Vec<String>, ring: Option<Ring>) {
-        if self.feed.is_closed() {
-            self.feed.hand_over(rows);
-        } else {
-            let _ = self.batches.send(Batch { rows, ring });
+    /// let go of the terminal; while offline they wait for [`Link::announce`].
+    fn show(&mut self, rows: Vec<String>, ring: Option<Ring>) {
+        let place = self.shared.state.lock().place.clone();
+        match place {
+            Place::Closed => {
+                let mut all = std::mem::take(&mut self.deferred);
+                all.extend(rows);
+                self.feed.hand_over(all);
+            }
+            Place::Offline => self.deferred.extend(rows),
+            _ => self.send(rows, ring),
         }
     }
 
-    fn say(&self, line: Line) {
+    /// Sends rows to the printer now, after any held back.
+    fn send(&mut self, rows: Vec<String>, ring: Option<Ring>) {
+        let mut all = std::mem::take(&mut self.deferred);
+        all.extend(rows);
+        let _ = self.batches.send(Batch { rows: all, ring });
+    }
+
+    fn say(&mut self, line: Line) {
         let rows = self.feed.local(&[line]);
         self.show(rows, None);
+    }
+
+    /// Says `line` now, also while offline.
+    fn announce(&mut self, line: Line) {
+        let rows = self.feed.local(&[line]);
+        self.send(rows, None);
     }
 
     /// Does what signing back in asks after a line.
@@ -215,7 +242,7 @@ impl Link {
                 .take()
                 .map(|why| format!("attempt {} failed ({why}); ", attempt - 1))
                 .unwrap_or_default();
-            self.say(render::notice(&format!(
+            self.announce(render::notice(&format!(
                 "{before}reconnecting in {} s (attempt {attempt}); Ctrl-C stops",
                 backoff::seconds(wait)
             )));
@@ -268,7 +295,7 @@ impl Link {
 /// `readline` calls is simply repeated.
 pub(super) fn poke_forever() -> ! {
     loop {
-        let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
+        super::helper::poke();
         thread::sleep(POKE_INTERVAL);
     }
 }
