@@ -1,7 +1,8 @@
 //! Tab-completion candidates, pure: command names for the first word, user
 //! names after every command whose first argument is one (`/chat`,
 //! `/accept`, `/ignore`, `/kick`…; the protocol's `Args::starts_with_user`)
-//! and anywhere in a message, room names after `/join`. Never inside a
+//! and anywhere in a message or a command's free text (`/me`, `/away`,
+//! `/topic`, a kick's reason), room names after `/join`. Never inside a
 //! password: not after `/register` and its kind, not at the password
 //! prompt. Matching ignores ASCII case, as the server does.
 
@@ -82,6 +83,11 @@ pub(crate) fn complete(line: &str, pos: usize, state: &State) -> Completion {
                             && !first.iter().any(|f| f.eq_ignore_ascii_case(u))
                     }));
                     names
+                }
+                // Free text (`/me`, `/away`, `/topic`, a kick's reason) is
+                // like a message: names complete inside it.
+                Some(Args::Text | Args::OptionalText | Args::UserAndText) if !word.is_empty() => {
+                    state.users().collect()
                 }
                 // After a command, only its own arguments complete.
                 Some(_) => Vec::new(),
@@ -209,6 +215,16 @@ mod tests {
         check("b", 0, &["bob"]);
         check("hello ", 6, &[]);
         check("/leave a", 7, &[]);
+    }
+
+    #[test]
+    fn names_complete_inside_free_text() {
+        check("/me waves at al", 13, &["alfred", "Alice"]);
+        check("/away lunch with b", 17, &["bob"]);
+        check("/topic ask AL", 11, &["alfred", "Alice"]);
+        check("/kick bob for spamming al", 23, &["alfred", "Alice"]);
+        check("/me ", 4, &[]);
+        check("/ping al", 6, &[]);
     }
 
     #[test]

@@ -12,7 +12,6 @@
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -20,7 +19,8 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, anyhow, bail};
 use common::{Decoded, LineDecoder};
 
-use crate::known_servers::{self, KnownServers};
+use crate::known_servers::KnownServers;
+use crate::target::{Target, host_of};
 use crate::tls::{self, Channel, Failure, Refusal, Trust};
 
 /// Longest server line kept, in bytes; a longer one is dropped whole. The
@@ -48,71 +48,6 @@ pub(crate) enum Incoming {
 pub(crate) enum Unreadable {
     TooLong,
     BadEncoding,
-}
-
-/// Where to connect, and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Target {
-    /// `HOST:PORT`, as the user wrote it (without a scheme).
-    pub(crate) address: String,
-    /// TLS settings, or `None` for plain TCP.
-    pub(crate) tls: Option<TlsSettings>,
-}
-
-/// What TLS trusts.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct TlsSettings {
-    /// `--ca FILE`: the only authority, and no trust on first use.
-    pub(crate) ca: Option<PathBuf>,
-    /// The known-servers file (`None`: no place to remember anything).
-    pub(crate) known_servers: Option<PathBuf>,
-}
-
-impl Target {
-    /// Reads `--server`: `HOST:PORT`, `chinwag://HOST:PORT` or
-    /// `chinwags://HOST:PORT` (TLS). `tls` (`--tls` or `--ca`) asks for TLS
-    /// whatever the scheme.
-    ///
-    /// # Errors
-    ///
-    /// An unknown scheme, or no port.
-    pub(crate) fn parse(server: &str, tls: bool, ca: Option<PathBuf>) -> Result<Target> {
-        let (scheme_tls, address) = if let Some(rest) = server.strip_prefix("chinwags://") {
-            (true, rest)
-        } else if let Some(rest) = server.strip_prefix("chinwag://") {
-            (false, rest)
-        } else if server.contains("://") {
-            bail!("unknown scheme in {server:?}: use HOST:PORT, chinwag:// or chinwags://");
-        } else {
-            (false, server)
-        };
-        let address = address.trim_end_matches('/');
-        if host_of(address).is_none() {
-            bail!("{server:?} has no port: write HOST:PORT");
-        }
-        let tls = (tls || scheme_tls || ca.is_some()).then(|| TlsSettings {
-            ca,
-            known_servers: known_servers::default_path(),
-        });
-        Ok(Target {
-            address: address.to_owned(),
-            tls,
-        })
-    }
-}
-
-/// The host of `HOST:PORT` (without the brackets of an IPv6 address), if
-/// there is a port.
-fn host_of(address: &str) -> Option<&str> {
-    let (host, port) = address.rsplit_once(':')?;
-    if host.is_empty() || port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(
-        host.strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host),
-    )
 }
 
 /// A server whose certificate the user is asked to trust.
@@ -144,9 +79,27 @@ impl Link {
 }
 
 /// The connection, for sending; the reader thread has its own handle.
-#[derive(Debug)]
+/// Clones share the one connection.
+#[derive(Debug, Clone)]
 pub(crate) struct Connection {
     link: Arc<Link>,
+}
+
+/// Why connecting failed.
+#[derive(Debug)]
+pub(crate) enum Unopened {
+    /// Nobody answered, or the handshake broke off: worth another try.
+    Unreachable(anyhow::Error),
+    /// The server's certificate is not trusted: trying again cannot help.
+    Refused(anyhow::Error),
+}
+
+impl From<Unopened> for anyhow::Error {
+    fn from(unopened: Unopened) -> anyhow::Error {
+        match unopened {
+            Unopened::Unreachable(error) | Unopened::Refused(error) => error,
+        }
+    }
 }
 
 impl Connection {
@@ -161,12 +114,43 @@ impl Connection {
         target: &Target,
         ask: &mut dyn FnMut(&NewServer<'_>) -> Result<bool>,
     ) -> Result<Connection> {
-        let socket = connect(&target.address)?;
+        Ok(Connection::open_or_say_why(target, ask)?)
+    }
+
+    /// Connects to `target` again, for a session that lost its connection,
+    /// trusting exactly what the first connection trusted: the same
+    /// authorities and remembered certificates, a changed certificate
+    /// refused as loudly. Nobody can be asked in the middle of a session,
+    /// so a certificate never seen is trusted only with `trust_new`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::open`], sorted by whether trying again may help.
+    pub(crate) fn reopen(target: &Target, trust_new: bool) -> Result<Connection, Unopened> {
+        Connection::open_or_say_why(target, &mut |new| {
+            if trust_new {
+                return Ok(true);
+            }
+            bail!(
+                "{} now shows a certificate that was never trusted ({}); its SHA-256 \
+                 fingerprint is {}. not reconnecting: connect again to decide whether to trust it",
+                new.address,
+                new.why,
+                new.fingerprint
+            )
+        })
+    }
+
+    fn open_or_say_why(
+        target: &Target,
+        ask: &mut dyn FnMut(&NewServer<'_>) -> Result<bool>,
+    ) -> Result<Connection, Unopened> {
+        let socket = connect(&target.address).map_err(Unopened::Unreachable)?;
         let Some(settings) = &target.tls else {
             return Ok(Connection::over(socket, None));
         };
         let known = match &settings.known_servers {
-            Some(path) => KnownServers::load(path)?,
+            Some(path) => KnownServers::load(path).map_err(Unopened::Refused)?,
             None => KnownServers::default(),
         };
         let host = host_of(&target.address).unwrap_or(&target.address);
@@ -178,22 +162,22 @@ impl Connection {
         };
         match tls::handshake(&socket, &trust) {
             Ok(channel) => Ok(Connection::over(socket, Some(channel))),
-            Err(Failure::Failed(error)) => Err(error),
+            Err(Failure::Failed(error)) => Err(Unopened::Unreachable(error)),
             Err(Failure::Refused(Refusal::Changed { fingerprint, known })) => {
-                Err(anyhow!(changed_warning(
+                Err(Unopened::Refused(anyhow!(changed_warning(
                     &target.address,
                     &known.fingerprint,
                     &fingerprint,
                     trust.known.path(),
                     known.line
-                )))
+                ))))
             }
             Err(Failure::Refused(Refusal::Unknown { fingerprint, why })) => {
                 drop(socket);
                 let Some(file) = settings.known_servers.as_deref() else {
-                    bail!(
+                    return Err(Unopened::Refused(anyhow!(
                         "the server's certificate is not trusted ({why}) and there is nowhere to remember it: set HOME or XDG_DATA_HOME, or use --ca"
-                    );
+                    )));
                 };
                 let new = NewServer {
                     address: &target.address,
@@ -201,19 +185,24 @@ impl Connection {
                     why: &why,
                     file,
                 };
-                if !ask(&new)? {
-                    bail!("the server's certificate was not trusted; nothing was sent");
+                if !ask(&new).map_err(Unopened::Refused)? {
+                    return Err(Unopened::Refused(anyhow!(
+                        "the server's certificate was not trusted; nothing was sent"
+                    )));
                 }
-                trust.known.remember(&trust.server, &fingerprint)?;
-                let socket = connect(&target.address)?;
+                trust
+                    .known
+                    .remember(&trust.server, &fingerprint)
+                    .map_err(Unopened::Refused)?;
+                let socket = connect(&target.address).map_err(Unopened::Unreachable)?;
                 match tls::handshake(&socket, &trust) {
                     Ok(channel) => Ok(Connection::over(socket, Some(channel))),
-                    Err(Failure::Failed(error)) => Err(error),
+                    Err(Failure::Failed(error)) => Err(Unopened::Unreachable(error)),
                     // The server changed its certificate between the two
                     // connections: refuse rather than ask again.
-                    Err(Failure::Refused(_)) => Err(anyhow!(
+                    Err(Failure::Refused(_)) => Err(Unopened::Refused(anyhow!(
                         "the server showed another certificate on the second connection; refusing"
-                    )),
+                    ))),
                 }
             }
         }
@@ -241,6 +230,13 @@ impl Connection {
             .name("chinwag-reader".to_owned())
             .spawn(move || read_lines(&link, handle))
             .context("cannot start the reader thread")
+    }
+
+    /// Reads the connection on this thread until it ends, handing every
+    /// line, then one [`Incoming::Closed`], to `handle`, which must never
+    /// wait for the terminal.
+    pub(crate) fn read(&self, handle: impl FnMut(Incoming)) {
+        read_lines(&self.link, handle);
     }
 
     /// Sends one line (a CRLF is added).
@@ -450,35 +446,5 @@ mod tests {
                 Seen::Line("OK ping -".into())
             ]
         );
-    }
-
-    #[test]
-    fn server_addresses_and_schemes() {
-        let plain = Target::parse("chat.example:7878", false, None).unwrap();
-        assert_eq!(plain.address, "chat.example:7878");
-        assert_eq!(plain.tls, None);
-        let tls = Target::parse("chinwags://chat.example:7879/", false, None).unwrap();
-        assert_eq!(tls.address, "chat.example:7879");
-        assert!(tls.tls.is_some());
-        assert!(
-            Target::parse("chinwag://h:1", true, None)
-                .unwrap()
-                .tls
-                .is_some()
-        );
-        let ca = Target::parse("h:1", false, Some("/ca.pem".into())).unwrap();
-        assert_eq!(ca.tls.unwrap().ca.as_deref(), Some("/ca.pem".as_ref()));
-        assert!(Target::parse("https://h:1", false, None).is_err());
-        assert!(Target::parse("chinwags://h", false, None).is_err());
-        assert!(Target::parse("h:", false, None).is_err());
-    }
-
-    #[test]
-    fn hosts_lose_their_port_and_brackets() {
-        assert_eq!(host_of("h:1"), Some("h"));
-        assert_eq!(host_of("[::1]:7879"), Some("::1"));
-        assert_eq!(host_of("127.0.0.1:7879"), Some("127.0.0.1"));
-        assert_eq!(host_of("h"), None);
-        assert_eq!(host_of(":1"), None);
     }
 }

@@ -11,6 +11,8 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::connection::Unreadable;
 use crate::layout::{Layout, Line, Shown};
+use crate::mention::{self, Ring};
+use crate::outage::{self, Step};
 use crate::render::{self, Renderer, neutralise};
 use crate::state::{Place, State};
 
@@ -41,6 +43,19 @@ pub(crate) struct Options {
     pub(crate) wrap: bool,
     /// Print protocol lines as received (neutralised), not rendered.
     pub(crate) raw: bool,
+    /// Ring the terminal bell for mentions, requests and one-to-one lines.
+    pub(crate) bell: bool,
+}
+
+/// What one server line became.
+#[derive(Debug)]
+pub(crate) struct Fed {
+    /// Rows to print.
+    pub(crate) rows: Vec<String>,
+    /// Whether to ring the bell with them.
+    pub(crate) ring: Option<Ring>,
+    /// What to do next while signing back in after a lost connection.
+    pub(crate) step: Step,
 }
 
 /// Stamped, laid-out rows for `lines`, as of now and at the terminal's
@@ -86,6 +101,11 @@ impl Feed {
         }
     }
 
+    /// The state this feed updates.
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+
     /// Whether protocol lines are shown unrendered (`--raw`).
     pub(crate) fn is_raw(&self) -> bool {
         self.options.raw
@@ -97,23 +117,36 @@ impl Feed {
     }
 
     /// Handles one server line: the state is updated before this returns.
-    pub(crate) fn line(&mut self, text: &str) -> Vec<String> {
+    pub(crate) fn line(&mut self, text: &str) -> Fed {
         let parsed = ServerLine::parse(text);
-        let rendered = {
+        let (mut rendered, ring, step) = {
             let mut state = self.shared.state.lock();
-            if let Ok(line) = &parsed {
-                state.apply(line);
-            }
             match &parsed {
-                Ok(line) => self.renderer.render(line, &state),
-                Err(_) => vec![render::unparsed(text).into()],
+                Ok(line) => {
+                    state.apply(line);
+                    let rendered = self.renderer.render(line, &state);
+                    let ring = mention::ring(line, &state).filter(|_| self.options.bell);
+                    let (step, said) = outage::step(&mut state, line);
+                    (rendered, ring, (step, said))
+                }
+                Err(_) => (
+                    vec![render::unparsed(text).into()],
+                    None,
+                    (Step::Nothing, Vec::new()),
+                ),
             }
         };
         self.shared.changed.notify_all();
-        if self.options.raw {
-            return vec![neutralise(text)];
-        }
-        shown_rows(self.options, &rendered)
+        let (step, said) = step;
+        let rows = if self.options.raw {
+            let mut rows = vec![neutralise(text)];
+            rows.extend(self.local(&said));
+            rows
+        } else {
+            rendered.extend(said.into_iter().map(Shown::from));
+            shown_rows(self.options, &rendered)
+        };
+        Fed { rows, ring, step }
     }
 
     /// Rows for a server line that was dropped unread.
@@ -144,14 +177,15 @@ impl Feed {
 
     /// Handles the end of the connection.
     pub(crate) fn closed(&mut self, error: Option<&io::Error>) -> Vec<String> {
-        let after_bye = {
+        let said_so = {
             let mut state = self.shared.state.lock();
-            let after_bye = state.place == Place::Closed;
+            // After `BYE` (which was shown), or closed by us to try again.
+            let said_so = matches!(state.place, Place::Closed | Place::Offline);
             state.close();
-            after_bye
+            said_so
         };
         self.shared.changed.notify_all();
-        if after_bye {
+        if said_so {
             return Vec::new();
         }
         let text = match error {

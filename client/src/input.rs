@@ -7,7 +7,7 @@
 //! protocol's `Args::is_secret`) is recognised here so that it is masked
 //! while typed and never kept in the history.
 
-use common::{Name, Verb};
+use common::{Command, Input, Name, Secret, Verb, parse_input};
 
 use crate::state::Place;
 
@@ -89,6 +89,18 @@ pub(crate) fn is_secret(line: &str) -> bool {
         .is_some_and(|verb| verb.args().is_secret())
 }
 
+/// The password `line` sets if the server accepts it: the one of
+/// `/register PASSWORD`, the new one of `/password OLD NEW`; read by the
+/// protocol's own parser, so exactly as the server will read it.
+pub(crate) fn new_password(line: &str) -> Option<Secret> {
+    match parse_input(line) {
+        Input::Command(Ok(Command::Register(secret) | Command::Password { new: secret, .. })) => {
+            Some(secret)
+        }
+        _ => None,
+    }
+}
+
 /// Whether `line` is `/exit` or `/quit`.
 pub(crate) fn is_exit(line: &str) -> bool {
     let word = line
@@ -161,6 +173,17 @@ mod tests {
         assert_eq!(secret_start("/register"), None);
         assert_eq!(secret_start("/register "), Some(10));
         assert_eq!(secret_start("/join x"), None);
+    }
+
+    #[test]
+    fn new_passwords_are_read_as_the_server_reads_them() {
+        let new = |line| new_password(line).map(|s| s.expose().to_vec());
+        assert_eq!(new("/register two  words "), Some(b"two  words ".to_vec()));
+        assert_eq!(new("/PASSWORD old-one new-one"), Some(b"new-one".to_vec()));
+        assert_eq!(new("/password only-one"), None);
+        assert_eq!(new("/unregister it"), None);
+        assert_eq!(new("//register x"), None);
+        assert_eq!(new("register x"), None);
     }
 
     #[test]

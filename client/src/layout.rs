@@ -22,6 +22,8 @@ pub(crate) enum Style {
     User(String),
     /// A room name.
     Room,
+    /// Your name where someone else's line mentions you.
+    Mention,
 }
 
 /// A piece of a line with one style.
@@ -90,6 +92,9 @@ fn sgr(style: &Style) -> &str {
         Style::Me => "1;97",
         Style::User(folded) => user_colour(folded),
         Style::Room => "1;36",
+        // Bold reverse video: stands out on every background, without
+        // taking a colour from the palette.
+        Style::Mention => "1;7",
     }
 }
 

@@ -5,6 +5,7 @@
 //! we asked for, 1 when the server went away or on an error, 2 for bad
 //! flags.
 
+mod backoff;
 mod complete;
 mod connection;
 mod feed;
@@ -12,11 +13,14 @@ mod history;
 mod input;
 mod known_servers;
 mod layout;
+mod mention;
+mod outage;
 mod password;
 mod pipe;
 mod render;
 mod session;
 mod state;
+mod target;
 mod tls;
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
@@ -26,9 +30,10 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::Parser;
 
-use crate::connection::{Connection, NewServer, Target};
+use crate::connection::{Connection, NewServer};
 use crate::feed::Options;
 use crate::password::Stash;
+use crate::target::Target;
 
 /// Chat with people on a chinwag server.
 #[derive(Debug, Parser)]
@@ -76,10 +81,20 @@ struct Args {
     #[arg(long)]
     no_color: bool,
 
+    /// Never ring the terminal bell (it rings for a mention of your name,
+    /// a chat request, and a one-to-one message while you are elsewhere).
+    #[arg(long)]
+    no_bell: bool,
+
     /// Print the server's protocol lines as they arrive, unrendered (control
     /// characters are still neutralised).
     #[arg(long)]
     raw: bool,
+
+    /// When the connection is lost, do not connect again (a session reading
+    /// a pipe never does).
+    #[arg(long)]
+    no_reconnect: bool,
 }
 
 /// Whether output may be coloured: not asked off, `NO_COLOR` unset or
@@ -145,13 +160,22 @@ fn run(args: Args) -> Result<u8> {
         colour: colour_wanted(&args),
         wrap: std::io::stdout().is_terminal(),
         raw: args.raw,
+        // Only a person at a terminal hears it; a script's output never
+        // carries BEL.
+        bell: !args.no_bell && interactive && std::io::stdout().is_terminal(),
     };
     if interactive {
         let history = match args.history {
             Some(path) => Some(path),
             None => history::default_path(),
         };
-        session::run(connection, options, args.name, history, password)
+        // A script never reconnects: its next line would go to a session
+        // that is not the one it was written for.
+        let reconnect = (!args.no_reconnect).then(|| session::Reconnect {
+            target: target.clone(),
+            trust_new,
+        });
+        session::run(connection, options, args.name, history, password, reconnect)
     } else {
         pipe::run(connection, options, args.name, password)
     }

@@ -258,7 +258,8 @@ fn wait(
 fn show(feed: &mut Feed, incoming: Incoming, out: &mut impl io::Write) -> Result<bool> {
     let (rows, done) = match incoming {
         Incoming::Line(text) => {
-            let rows = feed.line(&text);
+            // A script's output never rings: `Options::bell` is off here.
+            let rows = feed.line(&text).rows;
             (rows, feed.is_closed())
         }
         Incoming::Unreadable(why) if feed.is_raw() => {

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use common::{ErrorCode, OkReply, ServerLine, UserState, fold};
+use common::{ByeReason, ErrorCode, OkReply, Secret, ServerLine, UserState, fold};
+
+use crate::outage::Outage;
 
 /// Where this connection is, as the server last told us.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +21,32 @@ pub(crate) enum Place {
     Chat(String),
     /// In this room.
     Room(String),
-    /// The server said `BYE` or the connection closed.
+    /// The connection is gone and another is being made (see
+    /// `outage.rs`).
+    Offline,
+    /// The server said `BYE` or the connection closed, for good.
     Closed,
+}
+
+/// What the line the user types goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Input {
+    /// The server, as a command or a message.
+    Server,
+    /// The server, as a password: hidden, never kept.
+    Password,
+    /// Nowhere: the client is reconnecting and signing back in.
+    Held,
+}
+
+/// A new password sent and not yet confirmed, and the reply that
+/// confirms it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Pending {
+    /// Signing in (the answer to `PASSWORD`): `WELCOME` confirms it.
+    SignIn(Secret),
+    /// `/register` or `/password`: their `OK` confirms it.
+    Command(Secret),
 }
 
 /// Everything the client knows about its session.
@@ -70,6 +96,16 @@ pub(crate) struct State {
     ignored: BTreeMap<String, String>,
     /// `/ignores` rows arriving before their `OK ignores`.
     fresh_ignored: Option<BTreeMap<String, String>>,
+    /// This session reconnects when the connection is lost (interactive,
+    /// without `--no-reconnect`).
+    pub(crate) reconnect: bool,
+    /// The connection was lost and the session is being restored.
+    pub(crate) outage: Option<Outage>,
+    /// The password that signed this session in, or that `/register` or
+    /// `/password` set since: what signing back in sends. Only in memory.
+    pub(crate) password: Option<Secret>,
+    /// A password sent and not yet confirmed.
+    pub(crate) pending: Option<Pending>,
 }
 
 impl State {
@@ -107,18 +143,30 @@ impl State {
             fresh_rooms: None,
             ignored: BTreeMap::new(),
             fresh_ignored: None,
+            reconnect: false,
+            outage: None,
+            password: None,
+            pending: None,
         }
     }
 
-    /// The prompt for the current place, without styling.
+    /// The prompt for the current place, without styling. While the
+    /// session is being restored it is the place being restored, marked.
     pub(crate) fn prompt(&self) -> String {
+        match (&self.outage, self.input()) {
+            (Some(outage), Input::Held) => format!("(reconnecting) {}", prompt_of(&outage.was)),
+            _ => prompt_of(&self.place),
+        }
+    }
+
+    /// Where a typed line goes.
+    pub(crate) fn input(&self) -> Input {
+        let asking = self.outage.as_ref().is_none_or(|o| o.asking);
         match &self.place {
-            Place::Naming => "name> ".to_owned(),
-            Place::Password(name) => format!("password for {name}: "),
-            Place::Menu => "menu> ".to_owned(),
-            Place::Chat(partner) => format!("chat:{partner}> "),
-            Place::Room(room) => format!("#{room}> "),
-            Place::Closed => "closed> ".to_owned(),
+            Place::Offline | Place::Closed => Input::Held,
+            _ if !asking => Input::Held,
+            Place::Password(_) => Input::Password,
+            _ => Input::Server,
         }
     }
 
@@ -154,6 +202,12 @@ impl State {
     pub(crate) fn sending_preset(&mut self, source: &str) {
         self.refused_password = false;
         self.password_source = Some(source.to_owned());
+    }
+
+    /// Records a new password about to be sent, kept for signing back in
+    /// once the server confirms it.
+    pub(crate) fn keep_when_confirmed(&mut self, pending: Pending) {
+        self.pending = Some(pending);
     }
 
     fn see_user(&mut self, name: &str) {
@@ -193,6 +247,9 @@ impl State {
                 self.me = Some(name.to_string());
                 self.place = Place::Menu;
                 self.password_for = None;
+                if let Some(Pending::SignIn(secret)) = self.pending.take() {
+                    self.password = Some(secret);
+                }
                 self.see_user(name);
             }
             ServerLine::Password(name) => {
@@ -274,14 +331,26 @@ impl State {
                 self.see_room(room);
                 self.see_user(from);
             }
-            ServerLine::Bye(..) => {
-                self.place = Place::Closed;
+            ServerLine::Bye(reason, _) => {
                 self.saw_bye = true;
+                if self.may_reconnect(Some(*reason)) {
+                    self.begin_outage();
+                } else {
+                    self.place = Place::Closed;
+                }
             }
         }
     }
 
     fn apply_err(&mut self, code: ErrorCode) {
+        if matches!(
+            code,
+            ErrorCode::WeakPassword | ErrorCode::Registered | ErrorCode::NotRegistered
+        ) || (code == ErrorCode::BadPassword && self.me.is_some())
+        {
+            // `/register` or `/password` refused: nothing changed.
+            self.pending = None;
+        }
         if self.me.is_some() {
             return;
         }
@@ -298,6 +367,16 @@ impl State {
             (Place::Password(_), ErrorCode::BadPassword | ErrorCode::TryLater) => {
                 self.place = Place::Naming;
                 self.refused_password = true;
+                let refused = self.pending.take();
+                let kept_is_wrong = matches!(
+                    (&refused, &self.password),
+                    (Some(Pending::SignIn(sent)), Some(kept)) if sent == kept
+                );
+                if code == ErrorCode::BadPassword && kept_is_wrong {
+                    // The password kept for signing back in is wrong now
+                    // (changed elsewhere): never send it again.
+                    self.password = None;
+                }
             }
             _ => {}
         }
@@ -305,11 +384,14 @@ impl State {
 
     fn apply_ok(&mut self, reply: &OkReply) {
         match reply {
+            OkReply::Register(_) | OkReply::Password => {
+                if let Some(Pending::Command(secret)) = self.pending.take() {
+                    self.password = Some(secret);
+                }
+            }
+            OkReply::Unregister(_) => self.password = None,
             OkReply::Help
             | OkReply::Ping(_)
-            | OkReply::Register(_)
-            | OkReply::Password
-            | OkReply::Unregister(_)
             | OkReply::Away
             | OkReply::Back
             | OkReply::Topic
@@ -351,10 +433,47 @@ impl State {
         }
     }
 
-    /// The connection is gone without a `BYE`.
+    /// The connection is gone without a `BYE` (or after one): the session
+    /// is over, or, if it may reconnect, being restored.
     pub(crate) fn close(&mut self) {
-        self.place = Place::Closed;
         self.awaiting_answer = false;
+        match self.place {
+            Place::Closed => {}
+            _ if self.may_reconnect(None) => self.begin_outage(),
+            _ => self.place = Place::Closed,
+        }
+    }
+
+    /// Whether losing the connection (after a `BYE` with this reason, or
+    /// without one) leads to reconnecting: never after our own `/exit` or
+    /// hang-up, never after `replaced` (two clients would take one name
+    /// from each other in a loop), `timeout`, `refused` or an `exit` we
+    /// did not ask for; only `shutdown`, `overload` and `full` are worth
+    /// another try.
+    fn may_reconnect(&self, bye: Option<ByeReason>) -> bool {
+        self.reconnect
+            && !self.leaving
+            && !self.hung_up
+            && self.place != Place::Closed
+            && match bye {
+                None => true,
+                Some(reason) => matches!(
+                    reason,
+                    ByeReason::Shutdown | ByeReason::Overload | ByeReason::Full
+                ),
+            }
+    }
+}
+
+/// The prompt for `place`.
+fn prompt_of(place: &Place) -> String {
+    match place {
+        Place::Naming | Place::Offline => "name> ".to_owned(),
+        Place::Password(name) => format!("password for {name}: "),
+        Place::Menu => "menu> ".to_owned(),
+        Place::Chat(partner) => format!("chat:{partner}> "),
+        Place::Room(room) => format!("#{room}> "),
+        Place::Closed => "closed> ".to_owned(),
     }
 }
 

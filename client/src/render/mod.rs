@@ -15,11 +15,13 @@ mod tables;
 mod tests;
 
 use common::{
-    ByeReason, CancelReason, DeclineReason, EndReason, PartReason, ServerLine, UserState, fold,
-    is_forbidden,
+    ByeReason, CancelReason, DeclineReason, EndReason, ErrorCode, PartReason, ServerLine,
+    UserState, fold, is_forbidden,
 };
 
 use crate::layout::{Line, Shown, Span, Style, span};
+use crate::mention;
+use crate::outage::{Outage, Stage};
 use crate::state::State;
 
 pub(crate) use self::past::stamp_of;
@@ -105,7 +107,7 @@ impl Renderer {
                 shown.push(past::opening(&history.room).into());
                 self.past = Some(history.room.to_string());
             }
-            shown.push(past::history(history));
+            shown.push(past::history(history, state.me.as_deref()));
             return shown;
         }
         if self.past.take().is_some() {
@@ -120,10 +122,41 @@ impl Renderer {
         let me = state.me.as_deref();
         let say = |pieces: &[Piece<'_>]| vec![notice_of(pieces, me)];
         match line {
-            ServerLine::Hello(_) => say(&[Text(concat!(
-                "connected; choose a name: ",
-                common::name_rule!()
-            ))]),
+            // Signing back in after a lost connection is summed up once it
+            // is over (`outage.rs`): the greeting and the menu again would
+            // be noise.
+            ServerLine::Hello(_) => match restoring(state).and_then(|o| o.name.as_deref()) {
+                Some(name) => say(&[Text("connected again; signing in as "), Name(name)]),
+                None => say(&[Text(concat!(
+                    "connected; choose a name: ",
+                    common::name_rule!()
+                ))]),
+            },
+            ServerLine::Welcome(_) | ServerLine::Info(_) if restoring(state).is_some() => {
+                Vec::new()
+            }
+            ServerLine::Welcome(_) if state.outage.is_some() => Vec::new(),
+            ServerLine::Password(name)
+                if restoring(state).is_some() && state.password.is_some() =>
+            {
+                say(&[
+                    Name(name),
+                    Text(
+                        " is registered: signing in with the password from earlier in this session",
+                    ),
+                ])
+            }
+            ServerLine::Err(ErrorCode::NameTaken, _)
+                if restoring(state).is_some_and(|o| o.stage == Stage::Naming) =>
+            {
+                let name = state.tried_name.as_deref().unwrap_or_default();
+                say(&[
+                    Name(name),
+                    Text(
+                        " is still held by your old session; the server frees it within about 90 s",
+                    ),
+                ])
+            }
             ServerLine::Welcome(name) => say(&[
                 Text("welcome, "),
                 Name(name),
@@ -256,13 +289,22 @@ impl Renderer {
     }
 }
 
+/// The outage being restored without the user, if there is one.
+fn restoring(state: &State) -> Option<&Outage> {
+    state.outage.as_ref().filter(|outage| !outage.asking)
+}
+
 /// The last words of a connection, by the server's reason.
 fn bye(reason: ByeReason, leaving: bool) -> Line {
     match reason {
         ByeReason::Exit if leaving => notice("disconnected. bye!"),
         ByeReason::Exit => notice("the server closed the connection"),
         ByeReason::Shutdown => notice("the server is shutting down; disconnected"),
-        ByeReason::Replaced => error("you signed in from somewhere else; this session ended"),
+        // Reconnecting would take the name back from the other session,
+        // which would take it back in turn.
+        ByeReason::Replaced => {
+            error("you signed in from somewhere else; this session ended and will not reconnect")
+        }
         ByeReason::Overload => error(
             "the server cut this connection off: it could not keep up with what was sent to it",
         ),
@@ -306,7 +348,10 @@ fn message(room: Option<&str>, from: &str, text: &str, me: Option<&str>) -> Line
         line.push(span(format!("[{}] ", neutralise(room)), Style::Room));
     }
     line.push(name_span(from, me));
-    line.push(span(format!(": {}", neutralise(text)), Style::Plain));
+    line.push(span(": ", Style::Plain));
+    // A one-to-one message is all for you: only room lines can mention.
+    let mentioner = room.map(|_| from);
+    line.extend(said(text, mentioner, me, &Style::Plain));
     line
 }
 
@@ -318,6 +363,33 @@ fn action(room: Option<&str>, from: &str, text: &str, me: Option<&str>) -> Line 
     }
     line.push(span("* ", Style::Plain));
     line.push(name_span(from, me));
-    line.push(span(format!(" {}", neutralise(text)), Style::Plain));
+    line.push(span(" ", Style::Plain));
+    line.extend(said(text, Some(from), me, &Style::Plain));
     line
+}
+
+/// What a user said, neutralised, in `style`, with every mention of `me`
+/// highlighted when `from` (the speaker, `None` where nothing counts as
+/// a mention) is someone else.
+pub(crate) fn said(text: &str, from: Option<&str>, me: Option<&str>, style: &Style) -> Vec<Span> {
+    let text = neutralise(text);
+    let found = match (from, me) {
+        (Some(from), Some(me)) if mention::mentions(&text, from, Some(me)) => {
+            mention::find(&text, me)
+        }
+        _ => Vec::new(),
+    };
+    let mut spans = Vec::with_capacity(2 * found.len() + 1);
+    let mut at = 0;
+    for range in found {
+        if range.start > at {
+            spans.push(span(&text[at..range.start], style.clone()));
+        }
+        spans.push(span(&text[range.clone()], Style::Mention));
+        at = range.end;
+    }
+    if at < text.len() || spans.is_empty() {
+        spans.push(span(&text[at..], style.clone()));
+    }
+    spans
 }

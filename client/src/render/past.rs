@@ -8,7 +8,7 @@
 use common::{HistoryKind, HistoryLine};
 use jiff::{Timestamp, Zoned};
 
-use super::neutralise;
+use super::{neutralise, said};
 use crate::layout::{Line, Shown, Style, span};
 
 /// The separator before a room's past.
@@ -25,18 +25,19 @@ pub(super) fn closing() -> Line {
 }
 
 /// One stored line, as a live one would look but faint, and stamped with
-/// its own time.
-pub(super) fn history(line: &HistoryLine) -> Shown {
+/// its own time; a mention of `me` is highlighted as in a live line.
+pub(super) fn history(line: &HistoryLine, me: Option<&str>) -> Shown {
     let room = format!("[{}] ", neutralise(&line.room));
     let from = neutralise(&line.from);
-    let text = neutralise(&line.text);
-    let body = match line.kind {
-        HistoryKind::Msg => format!("{room}{from}: {text}"),
-        HistoryKind::Action => format!("{room}* {from} {text}"),
+    let head = match line.kind {
+        HistoryKind::Msg => format!("{room}{from}: "),
+        HistoryKind::Action => format!("{room}* {from} "),
     };
+    let mut spans = vec![span(head, Style::Faint)];
+    spans.extend(said(&line.text, Some(&line.from), me, &Style::Faint));
     Shown {
         at_ms: Some(line.at_ms),
-        line: vec![span(body, Style::Faint)],
+        line: spans,
     }
 }
 

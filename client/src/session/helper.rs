@@ -10,6 +10,16 @@
 //! check repeats because rustyline reads one signal per wake-up and can
 //! lose a SIGINT that arrives together with a SIGWINCH.
 //!
+//! rustyline reports a poke and the user's Ctrl-C alike, as `Interrupted`,
+//! and a poke can land late: the watch finds the prompt stale, the session
+//! loop reopens the editor meanwhile, and the signal reaches the new
+//! `readline`. So every poke is counted ([`poke`]) before it is raised,
+//! and the loop takes an `Interrupted` for the user's Ctrl-C only if no
+//! poke started since that `readline` began. A late poke is then never
+//! taken for a Ctrl-C (which would stop reconnecting, or arm the quit); at
+//! worst a Ctrl-C pressed just as a poke was lost between two `readline`
+//! calls is taken for a poke, and the user presses it again.
+//!
 //! Passwords are masked by the highlighter, as rustyline's
 //! `read_password` example does: at the password prompt the whole line,
 //! and in `/register`, `/password` and `/unregister` everything after the
@@ -18,7 +28,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use unicode_width::UnicodeWidthStr as _;
 
 use parking_lot::Mutex;
@@ -32,14 +42,27 @@ use crate::complete::complete;
 use crate::feed::Shared;
 use crate::input;
 
+/// Pokes started so far.
+static POKES: AtomicU64 = AtomicU64::new(0);
+
+/// Interrupts the session loop's `readline` (SIGINT to ourselves), counted
+/// first, so that the loop can tell it from the user's Ctrl-C.
+pub(super) fn poke() {
+    POKES.fetch_add(1, Ordering::SeqCst);
+    let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
+}
+
+/// How many pokes have started.
+pub(super) fn pokes() -> u64 {
+    POKES.load(Ordering::SeqCst)
+}
+
 /// Compares the prompt on screen with the state's, and pokes the session
 /// loop when they differ. Shared by the helper and the printer thread.
 pub(super) struct PromptWatch {
     shared: Arc<Shared>,
     /// The prompt the current `readline` call shows.
     shown: Mutex<String>,
-    /// Set when the watch interrupted `readline` to change the prompt.
-    requested: AtomicBool,
 }
 
 impl PromptWatch {
@@ -47,7 +70,6 @@ impl PromptWatch {
         Arc::new(PromptWatch {
             shared,
             shown: Mutex::new(String::new()),
-            requested: AtomicBool::new(false),
         })
     }
 
@@ -58,15 +80,13 @@ impl PromptWatch {
     pub(super) fn poke_if_stale(&self) {
         let wanted = self.shared.state.lock().prompt();
         if wanted != *self.shown.lock() {
-            self.requested.store(true, Ordering::SeqCst);
-            let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
+            poke();
         }
     }
 
-    /// Whether the last `Interrupted` came from the watch rather than from
-    /// the user's Ctrl-C.
-    pub(super) fn take_request(&self) -> bool {
-        self.requested.swap(false, Ordering::SeqCst)
+    /// The prompt the current `readline` call shows.
+    pub(super) fn shown(&self) -> String {
+        self.shown.lock().clone()
     }
 }
 
@@ -97,12 +117,6 @@ impl ChatHelper {
         self.secret_prompt.store(secret, Ordering::SeqCst);
         *self.watch.shown.lock() = prompt.to_owned();
         *self.last_line.lock() = (line.to_owned(), pos);
-        self.watch.requested.store(false, Ordering::SeqCst);
-    }
-
-    /// Whether the last `Interrupted` came from the prompt watch.
-    pub(super) fn take_refresh_request(&self) -> bool {
-        self.watch.take_request()
     }
 
     /// The line being edited when `readline` last repainted.

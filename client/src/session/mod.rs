@@ -12,9 +12,16 @@
 //! prompt becomes `password for NAME: ` and the line is masked and never
 //! kept; a password given ahead of time (`--password-file`,
 //! `CHINWAG_PASSWORD`) is sent instead of asking, once.
+//!
+//! Reconnecting: the link thread (`link.rs`) makes a new connection when
+//! one is lost and signs back in; meanwhile the prompt says
+//! `(reconnecting)`, a line typed is kept in the editor instead of sent,
+//! and Ctrl-C or Ctrl-D stops reconnecting.
 
 mod helper;
+mod link;
 mod printer;
+mod screen;
 mod signin;
 
 use std::io::{self, Write as _};
@@ -31,25 +38,27 @@ use rustyline::config::{ColorMode, CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 
-use crate::connection::{Connection, Incoming};
+use crate::connection::Connection;
 use crate::feed::{self, Feed, Options, Shared};
 use crate::history::may_remember;
 use crate::input;
-use crate::layout::{self, Line};
+use crate::layout::Line;
 use crate::password::Stash;
 use crate::render;
-use crate::state::Place;
+use crate::state::{Input, Pending, Place};
 
 use self::helper::{ChatHelper, PromptWatch};
-use self::printer::Output;
+use self::link::{Current, Link};
+use self::printer::{Batch, Output};
+use self::screen::{rows_used, save_history};
+
+pub(crate) use self::link::Reconnect;
 
 /// How long to wait for `BYE` after asking to leave.
 const BYE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long to wait for the printer's last rows once the connection is over.
 const LAST_WORDS_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_HISTORY: usize = 1000;
-/// How often the reader pokes the session loop once the connection is gone.
-const POKE_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Runs the interactive session to the end; returns the exit status.
 ///
@@ -62,9 +71,10 @@ pub(crate) fn run(
     name: Option<String>,
     history: Option<PathBuf>,
     password: Stash,
+    reconnect: Option<Reconnect>,
 ) -> Result<u8> {
-    // The reader (once the connection is gone) and the signal thread poke
-    // the session loop with SIGINT. Inside readline, rustyline's handler turns that
+    // The link thread (once the session is over) and the signal thread
+    // poke the session loop with SIGINT. Inside readline, rustyline's handler turns that
     // into `Interrupted`; outside it, this flag handler keeps the default
     // action (exit) from killing us before history is saved.
     signal_hook::flag::register(
@@ -75,6 +85,7 @@ pub(crate) fn run(
     let hung_up = watch_hangup()?;
 
     let shared = Shared::new();
+    shared.state.lock().reconnect = reconnect.is_some();
     let config = Config::builder()
         .completion_type(CompletionType::List)
         .auto_add_history(false)
@@ -95,13 +106,13 @@ pub(crate) fn run(
             Ok(()) => {}
             Err(ReadlineError::Io(error)) if error.kind() == io::ErrorKind::NotFound => {}
             Err(error) => {
-                let _ = rows.send(feed::rows(
+                let _ = rows.send(Batch::from(feed::rows(
                     options,
                     &[render::error(&format!(
                         "cannot read the history file {}: {error}",
                         path.display()
                     ))],
-                ));
+                )));
             }
         }
     }
@@ -115,11 +126,24 @@ pub(crate) fn run(
         .name("chinwag-printer".to_owned())
         .spawn(move || printer::run(&rows_rx, output, &watch))
         .context("cannot start the printer thread")?;
-    connection.spawn_reader(feeder(Feed::new(shared.clone(), options), rows.clone()))?;
+    // Set here too, so that a line sent before the link thread runs has
+    // somewhere to go.
+    let current = Arc::new(Current::default());
+    current.set(Some(connection.clone()));
+    let link = Link::new(
+        Feed::new(shared.clone(), options),
+        rows.clone(),
+        current.clone(),
+        reconnect,
+    );
+    thread::Builder::new()
+        .name("chinwag-link".to_owned())
+        .spawn(move || link.run(connection))
+        .context("cannot start the link thread")?;
 
     let mut session = Session {
         editor,
-        connection,
+        current,
         shared,
         rows,
         options,
@@ -128,7 +152,7 @@ pub(crate) fn run(
         password,
     };
     if let Some(name) = name {
-        session.send_lines(&[name]);
+        let _ = session.send_lines(&[name]);
     }
     let status = session.edit_loop();
     if let Some(path) = &history {
@@ -154,58 +178,20 @@ fn watch_hangup() -> Result<Arc<AtomicBool>> {
         .spawn(move || {
             if signals.forever().next().is_some() {
                 flag.store(true, Ordering::Release);
-                poke_forever();
+                link::poke_forever();
             }
         })
         .context("cannot start the signal thread")?;
     Ok(hung_up)
 }
 
-/// What the reader thread does with each server line: update the state and
-/// render it at once (so the state never waits for the terminal), then
-/// queue the rows for the printer. The rows about the end of the
-/// connection are kept for the session loop, which prints them once the
-/// editor has let go of the terminal; then the reader keeps poking the
-/// session loop with SIGINT (which it treats as "look at the state") in
-/// case the first poke came between two `readline` calls.
-fn feeder(mut feed: Feed, rows: Sender<Vec<String>>) -> impl FnMut(Incoming) + Send + 'static {
-    move |incoming| match incoming {
-        Incoming::Line(text) => {
-            let batch = feed.line(&text);
-            if feed.is_closed() {
-                feed.hand_over(batch);
-            } else {
-                let _ = rows.send(batch);
-            }
-        }
-        Incoming::Unreadable(why) => {
-            let _ = rows.send(feed.unreadable(why));
-        }
-        Incoming::Closed(error) => {
-            let batch = feed.closed(error.as_ref());
-            feed.hand_over(batch);
-            feed.finished();
-            poke_forever();
-        }
-    }
-}
-
-/// Pokes the session loop with SIGINT until the process ends: the loop
-/// treats it as "look at the state", and a poke that lands between two
-/// `readline` calls is simply repeated.
-fn poke_forever() -> ! {
-    loop {
-        let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
-        thread::sleep(POKE_INTERVAL);
-    }
-}
-
 struct Session {
     editor: Editor<ChatHelper, FileHistory>,
-    connection: Connection,
+    /// The connection the link thread is reading, if there is one.
+    current: Arc<Current>,
     shared: Arc<Shared>,
     /// Rows for the printer thread.
-    rows: Sender<Vec<String>>,
+    rows: Sender<Batch>,
     options: Options,
     /// Stdout is the terminal rustyline draws on, so stale rows can be erased.
     erase: bool,
@@ -223,21 +209,27 @@ impl Session {
     }
 
     fn notice(&self, line: Line) {
-        let _ = self.rows.send(feed::rows(self.options, &[line]));
+        let _ = self.rows.send(feed::rows(self.options, &[line]).into());
+    }
+
+    /// The connection to send on; `None` while reconnecting.
+    fn connection(&self) -> Option<Connection> {
+        self.current.get()
     }
 
     fn edit_loop(&mut self) -> Result<u8> {
         let mut restore: Option<(String, usize)> = None;
         let mut ctrl_c_armed = false;
         loop {
-            let (prompt, asking_password) = {
+            let (prompt, input) = {
                 let state = self.shared.state.lock();
                 if state.place == Place::Closed {
                     drop(state);
                     return Ok(self.finish());
                 }
-                (state.prompt(), matches!(state.place, Place::Password(_)))
+                (state.prompt(), state.input())
             };
+            let asking_password = input == Input::Password;
             if asking_password && self.send_preset_password() {
                 continue;
             }
@@ -249,6 +241,7 @@ impl Session {
                 restore.take().unwrap_or_default()
             };
             self.helper().showing(&prompt, &line, pos, asking_password);
+            let pokes_before = helper::pokes();
             let result = if line.is_empty() {
                 self.editor.readline(&prompt)
             } else {
@@ -256,6 +249,12 @@ impl Session {
                 self.editor.readline_with_initial(&prompt, (left, right))
             };
             match result {
+                Ok(text) if input == Input::Held => {
+                    self.notice(render::notice(
+                        "not sent: not connected while reconnecting (Ctrl-C stops); the line is kept",
+                    ));
+                    restore = Some((text.clone(), text.len()));
+                }
                 Ok(text) if asking_password => {
                     ctrl_c_armed = false;
                     self.send_password(text);
@@ -265,24 +264,30 @@ impl Session {
                     if may_remember(&text) {
                         let _ = self.editor.add_history_entry(text.as_str());
                     }
-                    self.send_lines(&input::split_typed(&text));
+                    if let Some(unsent) = self.send_lines(&input::split_typed(&text)) {
+                        restore = Some((unsent.clone(), unsent.len()));
+                    }
                 }
                 Err(ReadlineError::Interrupted) if self.hung_up.load(Ordering::Acquire) => {
                     return Ok(self.leave());
                 }
                 Err(ReadlineError::Interrupted) => {
                     let (line, pos) = self.helper().last_line();
-                    let watcher = self.helper().take_refresh_request();
-                    let stale = self.shared.state.lock().prompt() != prompt;
-                    if watcher || stale {
-                        // Not the user: the prompt changed. Reopen the editor
-                        // with the new prompt in place of the old row (a
-                        // half-typed password is dropped, not carried over).
+                    if helper::pokes() != pokes_before {
+                        // Not the user: a poke (the prompt changed, or the
+                        // session is over), maybe a late one. Reopen the
+                        // editor with the prompt as it is now in place of
+                        // the old row; a half-typed password is dropped,
+                        // not carried over to another prompt.
+                        let changed = self.shared.state.lock().prompt() != prompt;
                         self.erase_rows(&prompt, &line);
-                        if !asking_password {
+                        if !(asking_password && changed) {
                             restore = Some((line, pos));
                         }
                         continue;
+                    }
+                    if input == Input::Held {
+                        return Ok(self.stop_reconnecting());
                     }
                     if line.is_empty() && ctrl_c_armed {
                         return Ok(self.leave());
@@ -300,11 +305,24 @@ impl Session {
         }
     }
 
-    /// Sends typed lines, checking names locally while naming.
-    fn send_lines(&mut self, lines: &[String]) {
-        for line in lines {
+    /// Sends typed lines, checking names locally while naming. Returns
+    /// the lines not sent because the connection had just dropped, to be
+    /// put back in the editor (sending them after a reconnect is the
+    /// user's choice: the room or chat may have changed).
+    #[must_use]
+    fn send_lines(&mut self, lines: &[String]) -> Option<String> {
+        for (n, line) in lines.iter().enumerate() {
+            let Some(connection) = self.connection() else {
+                self.notice(render::error(
+                    "not sent: the connection dropped; the line is kept",
+                ));
+                return Some(lines[n..].join("\n"));
+            };
             let leaving = {
                 let mut state = self.shared.state.lock();
+                if let Some(new) = input::new_password(line) {
+                    state.keep_when_confirmed(Pending::Command(new));
+                }
                 if state.place == Place::Naming && !input::is_naming_command(line) {
                     if let Some(problem) = input::name_problem(line) {
                         drop(state);
@@ -318,16 +336,20 @@ impl Session {
                 }
                 state.leaving
             };
-            if let Err(error) = self.connection.send(line) {
-                self.notice(render::error(&format!("cannot send: {error}")));
-                self.connection.close();
-                return;
+            if let Err(error) = connection.send(line) {
+                self.notice(render::error(&format!(
+                    "not sent: {error}; the line is kept"
+                )));
+                // The link thread sees the end and reconnects, or not.
+                connection.close();
+                return Some(lines[n..].join("\n"));
             }
             if leaving {
                 self.wait_for_bye();
-                return;
+                return None;
             }
         }
+        None
     }
 
     /// Ctrl-D, or a second Ctrl-C: ask the server to close, then finish.
@@ -335,6 +357,10 @@ impl Session {
     /// one, so then we hang up instead.
     fn leave(&mut self) -> u8 {
         let mut state = self.shared.state.lock();
+        if state.input() == Input::Held {
+            drop(state);
+            return self.stop_reconnecting();
+        }
         state.leaving = true;
         if matches!(state.place, Place::Password(_)) {
             state.hung_up = true;
@@ -342,13 +368,30 @@ impl Session {
             let goodbye = feed::rows(self.options, &[render::notice("disconnected. bye!")]);
             state.last_words.extend(goodbye);
             drop(state);
-            self.connection.close();
+            self.current.close();
             return self.finish();
         }
         drop(state);
-        if self.connection.send("/quit").is_ok() {
+        if self.connection().is_some_and(|c| c.send("/quit").is_ok()) {
             self.wait_for_bye();
         }
+        self.finish()
+    }
+
+    /// Ctrl-C or Ctrl-D while reconnecting: stop, and end the session.
+    fn stop_reconnecting(&mut self) -> u8 {
+        {
+            let mut state = self.shared.state.lock();
+            state.stop_reconnecting();
+            let said = feed::rows(
+                self.options,
+                &[render::notice("stopped reconnecting. bye!")],
+            );
+            state.last_words.extend(said);
+        }
+        self.shared.changed.notify_all();
+        // A connection still signing back in ends with it.
+        self.current.close();
         self.finish()
     }
 
@@ -364,7 +407,7 @@ impl Session {
             {
                 drop(state);
                 // The server did not answer: stop waiting for it.
-                self.connection.close();
+                self.current.close();
                 return;
             }
         }
@@ -405,59 +448,5 @@ impl Session {
         let mut out = io::stdout().lock();
         let _ = write!(out, "\x1b[{rows}A\r\x1b[J");
         let _ = out.flush();
-    }
-}
-
-/// How many rows up the start of `text` is once it has been printed at the
-/// left edge of a `columns`-wide terminal followed by a newline (rustyline
-/// wraps a row that is exactly full).
-fn rows_used(text: &str, columns: usize) -> usize {
-    let columns = columns.max(1);
-    let mut row = 0;
-    let mut column = 0;
-    for c in text.chars() {
-        if c == '\n' {
-            row += 1;
-            column = 0;
-            continue;
-        }
-        let w = layout::width(c.encode_utf8(&mut [0; 4]));
-        column += w;
-        if column > columns {
-            row += 1;
-            column = w;
-        }
-    }
-    if column == columns {
-        row += 1;
-    }
-    row + 1
-}
-
-fn save_history(editor: &mut Editor<ChatHelper, FileHistory>, path: &PathBuf) {
-    if let Some(parent) = path.parent() {
-        let _ = std::fs::create_dir_all(parent);
-    }
-    if let Err(error) = editor.append_history(path) {
-        eprintln!(
-            "chinwag: cannot save the history to {}: {error}",
-            path.display()
-        );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rows_used;
-
-    #[test]
-    fn rows_used_matches_rustyline_wrapping() {
-        assert_eq!(rows_used("menu> hi", 80), 1);
-        assert_eq!(rows_used(&"x".repeat(79), 80), 1);
-        assert_eq!(rows_used(&"x".repeat(80), 80), 2);
-        assert_eq!(rows_used(&"x".repeat(81), 80), 2);
-        assert_eq!(rows_used("a\nb", 80), 2);
-        assert_eq!(rows_used(&"日".repeat(40), 80), 2);
-        assert_eq!(rows_used(&"日".repeat(41), 80), 2);
     }
 }

@@ -5,6 +5,10 @@
 //! `readline` calls), and prints with rustyline's `ExternalPrinter`, which
 //! draws rows above the prompt and repaints the half-typed line. Without a
 //! usable terminal it writes to stdout instead.
+//!
+//! The bell (BEL) is written here too, in front of the rows it is for, and
+//! never by the reader: whether a one-to-one line rings depends on the
+//! prompt on screen, which is known here as the rows are drawn.
 
 use std::io::{self, Write as _};
 
@@ -14,9 +18,26 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use rustyline::ExternalPrinter;
 
 use super::helper::PromptWatch;
+use crate::mention::Ring;
 
 /// How often to check the prompt when nothing is printed.
 const WATCH_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Rows to print together, and whether they ring the bell.
+#[derive(Debug, Default)]
+pub(super) struct Batch {
+    pub(super) rows: Vec<String>,
+    pub(super) ring: Option<Ring>,
+}
+
+impl From<Vec<String>> for Batch {
+    fn from(rows: Vec<String>) -> Batch {
+        Batch { rows, ring: None }
+    }
+}
+
+/// The terminal bell.
+const BEL: &str = "\x07";
 
 /// Where rows go.
 pub(super) enum Output {
@@ -27,17 +48,19 @@ pub(super) enum Output {
 }
 
 impl Output {
-    fn print(&mut self, rows: Vec<String>) {
+    fn print(&mut self, rows: Vec<String>, bell: bool) {
         if rows.is_empty() {
             return;
         }
+        let bell = if bell { BEL } else { "" };
         match self {
             Output::Terminal(printer) => {
                 // An error means the terminal is gone; nothing to tell.
-                let _ = printer.print(rows.join("\n"));
+                let _ = printer.print(format!("{bell}{}", rows.join("\n")));
             }
             Output::Stdout => {
                 let mut out = io::stdout().lock();
+                let _ = write!(out, "{bell}");
                 for row in rows {
                     let _ = writeln!(out, "{row}");
                 }
@@ -49,10 +72,13 @@ impl Output {
 
 /// Prints every batch of rows until all senders are gone; after each batch,
 /// and whenever nothing came for a while, makes sure the prompt is current.
-pub(super) fn run(rows: &Receiver<Vec<String>>, mut output: Output, watch: &PromptWatch) {
+pub(super) fn run(batches: &Receiver<Batch>, mut output: Output, watch: &PromptWatch) {
     loop {
-        match rows.recv_timeout(WATCH_INTERVAL) {
-            Ok(batch) => output.print(batch),
+        match batches.recv_timeout(WATCH_INTERVAL) {
+            Ok(batch) => {
+                let bell = batch.ring.is_some_and(|ring| ring.rings(&watch.shown()));
+                output.print(batch.rows, bell);
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }

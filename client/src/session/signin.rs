@@ -1,12 +1,15 @@
 //! Signing in, in the interactive session: the answer typed at the
-//! password prompt goes out whole and is never kept; a password given
-//! ahead of time goes out once, the first time the server asks, and a
-//! refusal says it will not be sent again (the user is asked next time).
+//! password prompt goes out whole and is never written anywhere; a
+//! password given ahead of time goes out once, the first time the server
+//! asks, and a refusal says it will not be sent again (the user is asked
+//! next time). Whichever signs in is kept in memory, for signing back in
+//! after a lost connection.
 
 use std::time::{Duration, Instant};
 
 use super::Session;
 use crate::render;
+use crate::state::Pending;
 
 /// How long to wait for the answer to a password sent ahead of time (the
 /// server's check is deliberately slow).
@@ -23,13 +26,17 @@ impl Session {
             "sending the password from {}",
             preset.source
         )));
+        let Some(connection) = self.connection() else {
+            return true;
+        };
         let mut state = self.shared.state.lock();
         let asked = state.place.clone();
         state.sending_preset(&preset.source);
+        state.keep_when_confirmed(Pending::SignIn(preset.secret.clone()));
         drop(state);
-        if let Err(error) = self.connection.send_secret(&preset.secret) {
+        if let Err(error) = connection.send_secret(&preset.secret) {
             self.notice(render::error(&format!("cannot send: {error}")));
-            self.connection.close();
+            connection.close();
             return true;
         }
         let deadline = Instant::now() + PASSWORD_TIMEOUT;
@@ -63,10 +70,21 @@ impl Session {
             // The server ignores empty lines; ask again.
         } else {
             let secret = common::Secret::new(line);
-            self.shared.state.lock().sending_password();
-            if let Err(error) = self.connection.send_secret(&secret) {
+            let Some(connection) = self.connection() else {
+                // Gone while typing; the loop sees the state.
+                bytes.fill(0);
+                return;
+            };
+            {
+                let mut state = self.shared.state.lock();
+                state.sending_password();
+                // Kept (in memory only) for signing back in if the
+                // connection drops.
+                state.keep_when_confirmed(Pending::SignIn(secret.clone()));
+            }
+            if let Err(error) = connection.send_secret(&secret) {
                 self.notice(render::error(&format!("cannot send: {error}")));
-                self.connection.close();
+                connection.close();
             }
         }
         bytes.fill(0);

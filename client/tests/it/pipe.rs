@@ -1,11 +1,11 @@
 //! The scriptable mode: stdin and stdout are pipes.
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::Output;
-use std::thread;
 
-use crate::harness::{Peer, TIMEOUT, TestServer, run_pipe};
+use crate::harness::{ServerProcess, TestServer};
+use crate::peer::Peer;
+use crate::script::{Script, run_pipe};
 
 /// Runs `chinwag --server ADDR ARGS…` with `input` on stdin.
 fn run(addr: SocketAddr, args: &[&str], input: &str) -> Output {
@@ -101,29 +101,30 @@ fn a_taken_name_is_explained_and_fails() {
 
 #[test]
 fn raw_keeps_stdout_for_protocol_lines_when_the_connection_drops() {
-    use std::io::{BufRead as _, BufReader};
-    // A server that says hello, welcomes, and hangs up without a BYE.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let fake = thread::spawn(move || {
-        let (stream, _) = listener.accept().expect("accept");
-        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-        let mut writer = stream;
-        writer.write_all(b"HELLO chinwag/1 hi\r\n").expect("hello");
-        let mut name = String::new();
-        reader.read_line(&mut name).expect("name");
-        writer.write_all(b"WELCOME erin\r\n").expect("welcome");
-    });
-    let output = run(addr, &["--raw"], "erin\n");
-    fake.join().expect("fake server");
+    let mut server = ServerProcess::start(&["--data", "none"], false);
+    let mut erin = Script::spawn(&server.addr.to_string(), &["--raw"], &[]);
+    erin.send("erin");
+    erin.send("/ping before-the-crash");
+    erin.expect("OK ping before-the-crash");
+    // A crash: the connection ends without a `BYE`.
+    server.crash();
+    let output = erin.finish();
     let stdout = stdout(&output);
-    assert_eq!(stdout, "HELLO chinwag/1 hi\nWELCOME erin\n", "stdout");
+    for line in stdout.lines() {
+        let tag = line.split(' ').next().unwrap_or_default();
+        assert!(
+            !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_uppercase()),
+            "not a protocol line on stdout: {line:?}\n{stdout}"
+        );
+    }
+    assert!(stdout.starts_with("HELLO chinwag/2"), "{stdout}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("the server closed the connection")
             || stderr.contains("lost the connection to the server"),
         "stderr: {stderr}"
     );
+    // A script never reconnects.
+    assert!(!stderr.contains("reconnect"), "stderr: {stderr}");
     assert_eq!(output.status.code(), Some(1));
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use expectrl::process::unix::{PtyStream, UnixProcess, WaitStatus};
 use expectrl::stream::log::LogStream;
-use expectrl::{ControlCode, Eof, Expect as _, Session};
+use expectrl::{ControlCode, Eof, Expect as _, Regex, Session};
 
 use crate::harness::{TIMEOUT, TestServer};
 
@@ -33,6 +33,8 @@ impl Write for Transcript {
 pub(crate) struct Term {
     pub(crate) session: Session<UnixProcess, LogStream<PtyStream, Transcript>>,
     transcript: Transcript,
+    /// Every byte the terminal showed up to the end of the last match.
+    seen: Vec<u8>,
 }
 
 impl Term {
@@ -49,13 +51,24 @@ impl Term {
         history: &Path,
         envs: &[(&str, &str)],
     ) -> Term {
+        let mut all = vec!["--no-color"];
+        all.extend_from_slice(args);
+        Term::spawn_in_colour(server, &all, history, envs)
+    }
+
+    /// As [`Term::spawn_at`], without `--no-color`.
+    pub(crate) fn spawn_in_colour(
+        server: &str,
+        args: &[&str],
+        history: &Path,
+        envs: &[(&str, &str)],
+    ) -> Term {
         let mut command = Command::new(env!("CARGO_BIN_EXE_chinwag"));
         command
             .arg("--server")
             .arg(server)
             .arg("--history")
             .arg(history)
-            .arg("--no-color")
             .args(args)
             .env("TERM", "xterm-256color")
             .env_remove("CHINWAG_NAME")
@@ -73,6 +86,7 @@ impl Term {
         Term {
             session,
             transcript,
+            seen: Vec::new(),
         }
     }
 
@@ -86,9 +100,38 @@ impl Term {
 
     /// Waits until the terminal has shown `text`.
     pub(crate) fn expect(&mut self, text: &str) {
-        if let Err(error) = self.session.expect(text) {
-            self.fail(&format!("waiting for {text:?}: {error}"));
+        match self.session.expect(text) {
+            Ok(found) => {
+                self.seen.extend_from_slice(found.before());
+                self.seen.extend_from_slice(text.as_bytes());
+            }
+            Err(error) => self.fail(&format!("waiting for {text:?}: {error}")),
         }
+    }
+
+    /// Waits until the terminal has shown one of `texts` (plain text, no
+    /// regular expression characters); returns the one shown.
+    pub(crate) fn expect_one_of(&mut self, texts: &[&str]) -> String {
+        let needle = Regex(texts.join("|"));
+        match self.session.expect(needle) {
+            Ok(found) => {
+                let matched = String::from_utf8_lossy(&found[0]).into_owned();
+                self.seen.extend_from_slice(found.before());
+                self.seen.extend_from_slice(matched.as_bytes());
+                matched
+            }
+            Err(error) => self.fail(&format!("waiting for one of {texts:?}: {error}")),
+        }
+    }
+
+    /// A mark in what the terminal showed, for [`Term::since`].
+    pub(crate) fn mark(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// The bytes shown from `mark` to the end of the last match.
+    pub(crate) fn since(&self, mark: usize) -> &[u8] {
+        &self.seen[mark..]
     }
 
     /// Waits until `prompt` is drawn with an empty line after it, which
@@ -97,6 +140,11 @@ impl Term {
     /// briefly in cooked mode, and the tty driver would take them.
     pub(crate) fn expect_empty_prompt(&mut self, prompt: &str) {
         self.expect(&format!("{prompt}\r\u{1b}[{}C", prompt.len()));
+    }
+
+    /// [`Term::expect_empty_prompt`] in colour (the prompt is bold white).
+    pub(crate) fn expect_empty_coloured_prompt(&mut self, prompt: &str) {
+        self.expect(&format!("{prompt}\u{1b}[0m\r\u{1b}[{}C", prompt.len()));
     }
 
     pub(crate) fn send(&mut self, keys: &str) {

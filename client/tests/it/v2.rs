@@ -1,57 +1,22 @@
 //! The client against the real server's version-2 features: signing in,
 //! a room's stored past, TLS. The server runs from its own command line
-//! (`ServerProcess`) with `--data none` (memory only), as PROTOCOL.md
-//! says tests should.
-//!
-//! TEMPORARY GATES: while these features are being built into the
-//! server, each test checks at run time that the server has them (it
-//! accepts the flags; `/register` is a known command) and otherwise prints
-//! `SKIPPED (waiting for the v2 server)` and returns. Every gate goes
-//! through [`waiting_for_v2`]; remove them once the server lands, so these
-//! tests fail instead of skipping.
+//! (`ServerProcess`) with `--data none` (memory only) unless the test is
+//! about what it keeps.
 
 use std::fs;
 use std::thread;
 
 use expectrl::ControlCode;
 
-use crate::harness::{Peer, ServerProcess, outputs, run_pipe, scratch_dir};
+use crate::harness::{ServerProcess, scratch_dir};
+use crate::peer::{Peer, register};
+use crate::script::{outputs, run_pipe};
 use crate::term::Term;
-
-/// Temporary: reports a test skipped because the server lacks a v2
-/// feature. Every call is a gate to remove once the server lands.
-fn waiting_for_v2(test: &str, why: &str) {
-    eprintln!("SKIPPED (waiting for the v2 server): {test}: {why}");
-}
-
-/// Starts the server, or says which gate stopped the test.
-fn start(test: &str, args: &[&str], tls: bool) -> Option<ServerProcess> {
-    match ServerProcess::start(args, tls) {
-        Ok(server) => Some(server),
-        Err(said) => {
-            // GATE: the server does not take these flags yet.
-            waiting_for_v2(test, &format!("chinwagd {args:?} did not start: {said}"));
-            None
-        }
-    }
-}
 
 #[test]
 fn signing_in_to_a_registered_name() {
-    let test = "signing_in_to_a_registered_name";
-    let Some(server) = start(test, &["--data", "none"], false) else {
-        return;
-    };
-    let mut owner = Peer::join(server.addr, "alice");
-    owner.send("/register pass-word-1");
-    let answer = owner.expect("");
-    if answer.starts_with("ERR unknown-command") {
-        // GATE: no registered names yet.
-        return waiting_for_v2(test, "/register is an unknown command");
-    }
-    assert!(answer.starts_with("OK register alice"), "{answer}");
-    owner.send("/exit");
-    owner.expect("BYE");
+    let server = ServerProcess::start(&["--data", "none"], false);
+    register(server.addr, "alice", "pass-word-1");
 
     let dir = scratch_dir("v2-signin");
     let history = dir.join("history");
@@ -80,19 +45,8 @@ fn signing_in_to_a_registered_name() {
 
 #[test]
 fn a_password_from_a_pipe_signs_in() {
-    let test = "a_password_from_a_pipe_signs_in";
-    let Some(server) = start(test, &["--data", "none"], false) else {
-        return;
-    };
-    let mut owner = Peer::join(server.addr, "bob");
-    owner.send("/register pass-word-2");
-    let answer = owner.expect("");
-    if answer.starts_with("ERR unknown-command") {
-        // GATE: no registered names yet.
-        return waiting_for_v2(test, "/register is an unknown command");
-    }
-    owner.send("/exit");
-    owner.expect("BYE");
+    let server = ServerProcess::start(&["--data", "none"], false);
+    register(server.addr, "bob", "pass-word-2");
     let envs = [("CHINWAG_PASSWORD", "pass-word-2")];
     let output = run_pipe(&server.addr.to_string(), &["--raw"], "bob\n/list\n", &envs);
     let (stdout, stderr) = outputs(&output);
@@ -105,10 +59,7 @@ fn a_password_from_a_pipe_signs_in() {
 
 #[test]
 fn a_rooms_past_is_shown_between_separators() {
-    let test = "a_rooms_past_is_shown_between_separators";
-    let Some(server) = start(test, &["--data", "none", "--history", "50"], false) else {
-        return;
-    };
+    let server = ServerProcess::start(&["--data", "none", "--history", "50"], false);
     let mut bob = Peer::join(server.addr, "bob");
     bob.send("/join den");
     bob.expect("OK join den 1");
@@ -137,7 +88,6 @@ fn a_rooms_past_is_shown_between_separators() {
 
 #[test]
 fn chatting_over_tls_with_a_self_signed_server() {
-    let test = "chatting_over_tls_with_a_self_signed_server";
     let dir = scratch_dir("v2-tls");
     let data = dir.join("server-data");
     fs::create_dir_all(&data).expect("data dir");
@@ -149,9 +99,7 @@ fn chatting_over_tls_with_a_self_signed_server() {
         "127.0.0.1:0",
         "--tls-self-signed",
     ];
-    let Some(server) = start(test, &args, true) else {
-        return;
-    };
+    let server = ServerProcess::start(&args, true);
     let tls = server.tls_addr.expect("listening tls on");
     let url = format!("chinwags://{tls}");
     let client_data = dir.join("client-data");
@@ -180,11 +128,10 @@ fn chatting_over_tls_with_a_self_signed_server() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
 }
 
-/// Not gated: the harness behind the tests above runs the real command
-/// line, so that when the server lands only the gates need to go.
+/// The harness behind the tests above runs the real command line.
 #[test]
 fn the_server_process_runs_chinwagds_command_line() {
-    let server = ServerProcess::start(&[], false).expect("chinwagd starts with no flags");
+    let server = ServerProcess::start(&["--data", "none"], false);
     let mut peer = Peer::join(server.addr, "probe");
     peer.send("/ping harness");
     peer.expect("OK ping harness");

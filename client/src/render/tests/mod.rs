@@ -1,6 +1,9 @@
 //! Tests for the renderer: every tag, tables, and hostile text; the lines
-//! and replies version 2 added, and the stored past, are in `v2.rs`.
+//! and replies version 2 added, and the stored past, are in `v2.rs`;
+//! mentions in `mentions.rs`; signing back in in `restoring.rs`.
 
+mod mentions;
+mod restoring;
 mod v2;
 
 use super::*;

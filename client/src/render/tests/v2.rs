@@ -19,7 +19,7 @@ fn every_bye_reason_has_its_own_words() {
     );
     check(
         &["BYE replaced"],
-        &["-!- you signed in from somewhere else; this session ended"],
+        &["-!- you signed in from somewhere else; this session ended and will not reconnect"],
     );
     check(
         &["BYE overload"],
