@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use expectrl::process::unix::{PtyStream, UnixProcess, WaitStatus};
 use expectrl::stream::log::LogStream;
-use expectrl::{ControlCode, Eof, Expect as _, Regex, Session};
+use expectrl::{ControlCode, Eof, Expect as _, Session};
 
 use crate::harness::{TIMEOUT, TestServer};
 
@@ -106,21 +106,6 @@ impl Term {
                 self.seen.extend_from_slice(text.as_bytes());
             }
             Err(error) => self.fail(&format!("waiting for {text:?}: {error}")),
-        }
-    }
-
-    /// Waits until the terminal has shown one of `texts` (plain text, no
-    /// regular expression characters); returns the one shown.
-    pub(crate) fn expect_one_of(&mut self, texts: &[&str]) -> String {
-        let needle = Regex(texts.join("|"));
-        match self.session.expect(needle) {
-            Ok(found) => {
-                let matched = String::from_utf8_lossy(&found[0]).into_owned();
-                self.seen.extend_from_slice(found.before());
-                self.seen.extend_from_slice(matched.as_bytes());
-                matched
-            }
-            Err(error) => self.fail(&format!("waiting for one of {texts:?}: {error}")),
         }
     }
 
