@@ -87,7 +87,11 @@ fn without_a_kept_password_the_prompt_is_explained_as_usual() {
 fn a_refused_kept_password_names_where_it_came_from() {
     let rows = after_the_loss(
         Some("old one"),
-        &["HELLO chinwag/2 hi", "PASSWORD alice", "ERR bad-password no"],
+        &[
+            "HELLO chinwag/2 hi",
+            "PASSWORD alice",
+            "ERR bad-password no",
+        ],
     );
     assert_eq!(
         rows[2],
