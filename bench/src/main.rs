@@ -13,6 +13,7 @@ mod net;
 mod setup;
 mod stats;
 mod target;
+mod tls;
 mod traffic;
 mod workloads;
 
@@ -27,6 +28,7 @@ use crate::cli::{Cli, Common, Flags, Mode, Workload};
 use crate::workloads::crowd::{self, ConnectParams, ListParams};
 use crate::workloads::messages::{self, FanoutParams, PairsParams, RateParams};
 use crate::workloads::{Context, Report};
+use crate::workloads::{rooms, signin};
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
@@ -66,6 +68,8 @@ fn run_workload(workload: &Workload) -> bool {
         Workload::Connect(flags) => go(flags, "connect", crowd::connect),
         Workload::Fanout(flags) => go(flags, "fanout", messages::fanout),
         Workload::List(flags) => go(flags, "list", crowd::list),
+        Workload::Rooms(flags) => go(flags, "rooms", rooms::rooms),
+        Workload::Signin(flags) => go(flags, "signin", signin::signin),
     }
 }
 
@@ -106,6 +110,7 @@ fn smoke(common: &Common) -> ExitCode {
                 pairs: 10,
                 rate: 2000.0,
                 secs: 2.0,
+                guessers: 0,
             },
             common,
         )),

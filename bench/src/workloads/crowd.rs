@@ -14,7 +14,7 @@ use crate::json::JsonLine;
 use crate::net::{Handler, Net};
 use crate::setup::Register;
 use crate::stats::median;
-use crate::workloads::{Context, Report, SETUP_CONCURRENCY, add_cpu, register};
+use crate::workloads::{Context, Report, SETUP_CONCURRENCY, add_cpu, add_server, register};
 use chinwag_bench_lib::procfs::{CpuMeter, MemStatus, mem_status};
 
 /// Time between memory samples while the server settles.
@@ -60,7 +60,7 @@ pub(crate) fn connect(context: &Context, params: ConnectParams) -> anyhow::Resul
     let deadline = Instant::now() + context.timeout;
     let pid = target.pid();
     let before = pid.and_then(mem_status);
-    let mut net = Net::new(target.addr())?;
+    let mut net = Net::new(target.endpoint())?;
     let names = (0..clients).map(|i| format!("c{i}")).collect();
     let mut users = Register::new(&net, names, params.concurrency);
     let cpu = CpuMeter::start(pid);
@@ -74,7 +74,7 @@ pub(crate) fn connect(context: &Context, params: ConnectParams) -> anyhow::Resul
     };
     let lists = time_lists(&mut net, 1, deadline);
     net.close_all();
-    let kind = target.kind();
+    let info = target.info();
     target.stop()?;
 
     let secs = took.as_secs_f64();
@@ -82,13 +82,15 @@ pub(crate) fn connect(context: &Context, params: ConnectParams) -> anyhow::Resul
     let mut json = JsonLine::default();
     json.str("workload", "connect")
         .int("clients", clients as u64)
-        .int("concurrency", params.concurrency as u64)
-        .str("server", kind)
-        .num("secs", secs)
+        .int("concurrency", params.concurrency as u64);
+    let mut summary = String::new();
+    add_server(&mut json, &mut summary, &info);
+    json.num("secs", secs)
         .num("connects_per_sec", users.welcomed as f64 / secs.max(1e-9))
         .int("failures", failed as u64);
-    let mut summary = format!(
-        "{} of {clients} users registered in {secs:.2} s ({:.0}/s), {failed} failed\n",
+    let _ = writeln!(
+        summary,
+        "{} of {clients} users registered in {secs:.2} s ({:.0}/s), {failed} failed",
         users.welcomed,
         users.welcomed as f64 / secs.max(1e-9)
     );
@@ -98,7 +100,13 @@ pub(crate) fn connect(context: &Context, params: ConnectParams) -> anyhow::Resul
     }
     add_cpu(&mut json, &mut summary, &cpu);
     add_memory(&mut json, &mut summary, before, settled, clients);
-    let list_ok = add_lists(&mut json, &mut summary, &lists, users.welcomed + 1, kind);
+    let list_ok = add_lists(
+        &mut json,
+        &mut summary,
+        &lists,
+        users.welcomed + 1,
+        info.kind,
+    );
     Ok(Report::new(json, summary, failed == 0 && list_ok))
 }
 
@@ -111,23 +119,23 @@ pub(crate) fn list(context: &Context, params: ListParams) -> anyhow::Result<Repo
     let clients = params.clients.max(1);
     let target = context.target(clients + 1)?;
     let deadline = Instant::now() + context.timeout;
-    let mut net = Net::new(target.addr())?;
+    let mut net = Net::new(target.endpoint())?;
     let names = (0..clients).map(|i| format!("l{i}")).collect();
     register(&mut net, names, SETUP_CONCURRENCY, deadline)?;
     let cpu = CpuMeter::start(target.pid());
     let lists = time_lists(&mut net, params.reps.max(1), deadline);
     let cpu = cpu.stop();
     net.close_all();
-    let kind = target.kind();
+    let info = target.info();
     target.stop()?;
 
     let mut json = JsonLine::default();
     json.str("workload", "list")
         .int("clients", clients as u64)
-        .int("reps", params.reps as u64)
-        .str("server", kind);
+        .int("reps", params.reps as u64);
     let mut summary = String::new();
-    let ok = add_lists(&mut json, &mut summary, &lists, clients + 1, kind);
+    add_server(&mut json, &mut summary, &info);
+    let ok = add_lists(&mut json, &mut summary, &lists, clients + 1, info.kind);
     add_cpu(&mut json, &mut summary, &cpu);
     Ok(Report::new(json, summary, ok))
 }
