@@ -27,6 +27,7 @@ pub(crate) fn runs(common: &Common) -> Vec<Workload> {
     let connect = ConnectParams {
         clients: 200,
         concurrency: 50,
+        register: false,
     };
     vec![
         Workload::Pairs(Flags::new(pairs, common)),

@@ -12,10 +12,13 @@ use common::{OkReply, ServerLine};
 
 use crate::json::JsonLine;
 use crate::net::{Handler, Net};
-use crate::setup::Register;
+use crate::setup::{Command, Register};
 use crate::stats::median;
-use crate::workloads::{Context, Report, SETUP_CONCURRENCY, add_cpu, add_server, register};
-use chinwag_bench_lib::procfs::{CpuMeter, MemStatus, mem_status};
+use crate::workloads::signin::PASSWORD;
+use crate::workloads::{
+    Context, Report, SETUP_CONCURRENCY, add_cpu, add_server, register, run_phase,
+};
+use chinwag_bench_lib::procfs::{CpuMeter, MemStatus, RssParts, mem_status, rss_parts};
 
 /// Time between memory samples while the server settles.
 const SAMPLE_EVERY: Duration = Duration::from_millis(200);
@@ -36,6 +39,10 @@ pub(crate) struct ConnectParams {
     /// Handshakes in flight at most.
     #[arg(long, default_value_t = 200)]
     pub(crate) concurrency: usize,
+    /// Each user also registers its name (`/register`: one Argon2id hash
+    /// on its connection's thread) before the memory is read.
+    #[arg(long)]
+    pub(crate) register: bool,
 }
 
 /// Parameters of `list`.
@@ -60,6 +67,7 @@ pub(crate) fn connect(context: &Context, params: ConnectParams) -> anyhow::Resul
     let deadline = Instant::now() + context.timeout;
     let pid = target.pid();
     let before = pid.and_then(mem_status);
+    let before_parts = pid.and_then(rss_parts);
     let mut net = Net::new(target.endpoint())?;
     let names = (0..clients).map(|i| format!("c{i}")).collect();
     let mut users = Register::new(&net, names, params.concurrency);
@@ -68,6 +76,15 @@ pub(crate) fn connect(context: &Context, params: ConnectParams) -> anyhow::Resul
     net.run(&mut users, deadline)?;
     let took = users.finished.unwrap_or_else(Instant::now) - started;
     let cpu = cpu.stop();
+    let registering = Instant::now();
+    if params.register && users.failures.count == 0 {
+        let line = format!("/register {PASSWORD}");
+        let mut accounts = Command::new(users.base(), clients, &line, b"OK register ");
+        run_phase(&mut net, &mut accounts, "registering", deadline, |c| {
+            (c.done, clients, &c.failures)
+        })?;
+    }
+    let registered_in = registering.elapsed().as_secs_f64();
     let settled = match pid {
         Some(pid) => Some(settle(&mut net, &mut users, pid, deadline)?),
         None => None,
@@ -82,7 +99,8 @@ pub(crate) fn connect(context: &Context, params: ConnectParams) -> anyhow::Resul
     let mut json = JsonLine::default();
     json.str("workload", "connect")
         .int("clients", clients as u64)
-        .int("concurrency", params.concurrency as u64);
+        .int("concurrency", params.concurrency as u64)
+        .bool("register", params.register);
     let mut summary = String::new();
     add_server(&mut json, &mut summary, &info);
     json.num("secs", secs)
@@ -99,7 +117,23 @@ pub(crate) fn connect(context: &Context, params: ConnectParams) -> anyhow::Resul
         let _ = writeln!(summary, "first failure: {first}");
     }
     add_cpu(&mut json, &mut summary, &cpu);
+    if params.register {
+        json.num("register_s", registered_in);
+        let _ = writeln!(
+            summary,
+            "then every user registered its name, in {registered_in:.2} s"
+        );
+    }
     add_memory(&mut json, &mut summary, before, settled, clients);
+    if let (
+        Some(before),
+        Some(Settled {
+            parts: Some(after), ..
+        }),
+    ) = (before_parts, settled)
+    {
+        add_parts(&mut json, &mut summary, before, after, clients);
+    }
     let list_ok = add_lists(
         &mut json,
         &mut summary,
@@ -140,10 +174,12 @@ pub(crate) fn list(context: &Context, params: ListParams) -> anyhow::Result<Repo
     Ok(Report::new(json, summary, ok))
 }
 
-/// The server's memory once settled, and how long settling took.
+/// The server's memory once settled, where it is, and how long settling
+/// took.
 #[derive(Debug, Clone, Copy)]
 struct Settled {
     status: MemStatus,
+    parts: Option<RssParts>,
     secs: f64,
 }
 
@@ -173,6 +209,7 @@ fn settle(
     };
     Ok(Settled {
         status,
+        parts: rss_parts(pid),
         secs: started.elapsed().as_secs_f64(),
     })
 }
@@ -208,6 +245,27 @@ fn add_memory(
         "server RSS {} -> {} KiB ({per_conn:.1} KiB per connection), threads {} -> {} \
          (settled after {:.1} s)",
         before.rss_kib, after.status.rss_kib, before.threads, after.status.threads, after.secs
+    );
+}
+
+/// Adds where the growth per connection is: thread stacks, heap, the rest.
+fn add_parts(
+    json: &mut JsonLine,
+    summary: &mut String,
+    before: RssParts,
+    after: RssParts,
+    clients: usize,
+) {
+    let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / clients as f64;
+    let stacks = per(before.stacks_kib, after.stacks_kib);
+    let heap = per(before.heap_kib, after.heap_kib);
+    let other = per(before.other_kib, after.other_kib);
+    json.num("stack_kib_per_conn", stacks)
+        .num("heap_kib_per_conn", heap);
+    let _ = writeln!(
+        summary,
+        "per connection: {stacks:.1} KiB of thread stacks, {heap:.1} KiB of heap, \
+         {other:.1} KiB else (from smaps)"
     );
 }
 

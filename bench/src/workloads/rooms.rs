@@ -16,6 +16,10 @@ use crate::setup::Command;
 use crate::target::Needs;
 use crate::workloads::messages::{flow_parts, measure, seconds};
 use crate::workloads::{Context, Report, SETUP_CONCURRENCY, register, run_phase};
+use chinwag_bench_lib::procfs::thread_cpu_seconds;
+
+/// The name of the server's thread that writes the data directory.
+const WRITER_THREAD: &str = "store-writer";
 
 /// Parameters of `rooms` (also its command-line flags).
 #[derive(Debug, Clone, Copy, Args)]
@@ -64,7 +68,9 @@ pub(crate) fn rooms(context: &Context, params: RoomsParams) -> anyhow::Result<Re
     let pace = Pace::Window(params.window.max(1));
     let length = seconds(params.secs);
     let mut flow = Flow::new(n_users, pace, routing, length, target.pid());
+    let writer = WriterCpu::start(target.pid());
     measure(&mut net, &mut flow, params.secs)?;
+    let writer = writer.stop();
     net.close_all();
     let info = target.info();
     let ended = target.stop()?;
@@ -96,6 +102,15 @@ pub(crate) fn rooms(context: &Context, params: RoomsParams) -> anyhow::Result<Re
             let _ = writeln!(summary, "  {line}");
         }
     }
+    if let Some((seconds, wall)) = writer {
+        let percent = 100.0 * seconds / wall.max(1e-9);
+        json.num("store_writer_cpu_s", seconds)
+            .num("store_writer_cpu_pct", percent);
+        let _ = writeln!(
+            summary,
+            "store-writer thread: {seconds:.2} s of CPU over {wall:.2} s ({percent:.0}% of a core)"
+        );
+    }
     if let Some(bytes) = ended.data_bytes {
         json.int("data_kib", bytes.div_ceil(1024));
         let _ = writeln!(
@@ -105,4 +120,28 @@ pub(crate) fn rooms(context: &Context, params: RoomsParams) -> anyhow::Result<Re
         );
     }
     Ok(Report::new(json, summary, ok))
+}
+
+/// CPU used by the server's `store-writer` thread (the one that puts
+/// history on disk; absent with `--data none`) over an interval.
+struct WriterCpu {
+    pid: Option<u32>,
+    started: Instant,
+    before: Option<f64>,
+}
+
+impl WriterCpu {
+    fn start(pid: Option<u32>) -> WriterCpu {
+        WriterCpu {
+            pid,
+            started: Instant::now(),
+            before: pid.and_then(|pid| thread_cpu_seconds(pid, WRITER_THREAD)),
+        }
+    }
+
+    /// CPU seconds and wall seconds since `start`, if the thread exists.
+    fn stop(&self) -> Option<(f64, f64)> {
+        let after = thread_cpu_seconds(self.pid?, WRITER_THREAD)?;
+        Some((after - self.before?, self.started.elapsed().as_secs_f64()))
+    }
 }
