@@ -13,17 +13,17 @@ use clap::Args;
 
 use crate::json::JsonLine;
 use crate::net::{Handler, Net};
-use crate::setup::{Command, Failures};
+use crate::setup::Failures;
 use crate::stats::Histogram;
 use crate::target::Needs;
 use crate::workloads::messages::seconds;
-use crate::workloads::{
-    Context, Report, SETUP_CONCURRENCY, add_cpu, add_server, register, run_phase,
-};
+use crate::workloads::{Context, Report, add_cpu, add_server, run_phase};
 use chinwag_bench_lib::procfs::CpuMeter;
 
 /// Every account's password in the sign-in workloads.
 pub(crate) const PASSWORD: &str = "bench-password-1";
+/// Names being registered at once.
+const REGISTER_CONCURRENCY: usize = 8;
 /// How long sign-ins still in progress when the window closes may take.
 const DRAIN: Duration = Duration::from_secs(10);
 /// The server flags of a workload that checks passwords as fast as it can.
@@ -43,8 +43,9 @@ pub(crate) struct SigninParams {
     pub(crate) secs: f64,
 }
 
-/// Registers `names` with [`PASSWORD`], then quits them all; returns how
-/// long the registering took.
+/// Registers `names` with [`PASSWORD`], [`REGISTER_CONCURRENCY`] at a
+/// time, each on a connection that quits once its name is registered;
+/// returns how long it took.
 ///
 /// # Errors
 ///
@@ -55,19 +56,74 @@ pub(crate) fn register_accounts(
     deadline: Instant,
 ) -> anyhow::Result<Duration> {
     let count = names.len();
-    let base = register(net, names, SETUP_CONCURRENCY, deadline)?.base();
     let started = Instant::now();
-    let line = format!("/register {PASSWORD}");
-    let mut accounts = Command::new(base, count, &line, b"OK register ");
-    run_phase(net, &mut accounts, "registering passwords", deadline, |c| {
-        (c.done, count, &c.failures)
+    let mut registrar = Registrar {
+        names,
+        next: 0,
+        in_flight: HashMap::new(),
+        done: 0,
+        failures: Failures::default(),
+    };
+    run_phase(net, &mut registrar, "registering", deadline, |r| {
+        (r.done, count, &r.failures)
     })?;
-    let took = started.elapsed();
-    let mut quit = Command::new(base, count, "/quit", b"BYE ");
-    run_phase(net, &mut quit, "quitting", deadline, |c| {
-        (c.done, count, &c.failures)
-    })?;
-    Ok(took)
+    Ok(started.elapsed())
+}
+
+/// Registers names a few at a time: connect, name, `/register`, `/quit`.
+/// Few at a time because a connection that checked a password, while it
+/// stays, pins about 19 MiB of the server's memory (see
+/// docs/performance.md); the password work is one check at a time anyway.
+#[derive(Debug)]
+struct Registrar {
+    names: Vec<String>,
+    next: usize,
+    /// Connection to (name index, registered yet).
+    in_flight: HashMap<usize, (usize, bool)>,
+    done: usize,
+    failures: Failures,
+}
+
+impl Handler for Registrar {
+    fn on_line(&mut self, net: &mut Net, id: usize, line: &[u8]) {
+        let Some((k, registered)) = self.in_flight.get_mut(&id) else {
+            return;
+        };
+        if line.starts_with(b"OK register ") {
+            *registered = true;
+        } else if line.starts_with(b"BYE") && *registered {
+            self.done += 1;
+            self.in_flight.remove(&id);
+            net.close(id);
+        } else if line.starts_with(b"ERR ") || line.starts_with(b"BYE") {
+            let name = self.names[*k].clone();
+            self.failures.add(&name, &String::from_utf8_lossy(line));
+            self.in_flight.remove(&id);
+            net.close(id);
+        }
+    }
+
+    fn on_closed(&mut self, _net: &mut Net, id: usize, why: &str) {
+        if let Some((k, _)) = self.in_flight.remove(&id) {
+            self.failures.add(&self.names[k], why);
+        }
+    }
+
+    fn on_tick(&mut self, net: &mut Net, _now: Instant) -> Option<Instant> {
+        while self.in_flight.len() < REGISTER_CONCURRENCY && self.next < self.names.len() {
+            let id = net.connect();
+            let name = &self.names[self.next];
+            let lines = format!("{name}\n/register {PASSWORD}\n/quit\n");
+            net.send(id, lines.as_bytes());
+            self.in_flight.insert(id, (self.next, false));
+            self.next += 1;
+        }
+        None
+    }
+
+    fn is_done(&self) -> bool {
+        self.next == self.names.len() && self.in_flight.is_empty()
+    }
 }
 
 /// `signin`: N registered names, C signers, S seconds.
