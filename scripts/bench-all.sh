@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full benchmark run behind docs/performance.md: every workload at the
 # documented sizes, results appended as JSON lines to a file, and the chart
-# of pairs regenerated. Takes about three minutes; each run stops by itself.
+# of pairs regenerated. Takes about five minutes; each run stops by itself.
 #
 #   scripts/bench-all.sh [RESULTS.jsonl]   (default: target/bench-results.jsonl)
 set -euo pipefail
@@ -26,6 +26,18 @@ run connect --clients 1000 --concurrency 200
 run connect --clients 10000 --concurrency 200
 run list --clients 10000
 run fanout --members 1000 --rate 50 --secs 10
+
+# Version 2: room history in memory and on disk, sign-ins, chat beside a
+# password flood, TLS.
+run rooms --rooms 10 --members 10 --window 4 --secs 10
+run rooms --rooms 10 --members 10 --window 4 --secs 10 --data-dir
+run signin --names 200 --signers 8 --secs 10
+run rate --pairs 1000 --rate 20000 --secs 10 --guessers 4
+run pairs --pairs 100 --window 8 --secs 10 --tls
+run connect --clients 10000 --concurrency 200 --tls
+# Memory per user who checked a password. Small on purpose: today each
+# such user costs the server about 19 MiB (see docs/performance.md).
+run connect --clients 200 --register
 
 grep '"workload":"pairs"' "$results" | "$bench" chart >docs/perf-pairs.svg
 echo "results in $results; chart in docs/perf-pairs.svg" >&2

@@ -17,12 +17,15 @@ pub(crate) struct Point {
     pub(crate) p99_us: f64,
 }
 
-/// The successful `pairs` runs in `input` (one JSON object per line),
-/// sorted by pairs; for a pair count measured twice the last line wins.
+/// The successful `pairs` runs in `input` (one JSON object per line) in
+/// clear (not `--tls`), sorted by pairs; for a pair count measured twice
+/// the last line wins.
 pub(crate) fn read_points(input: &str) -> Vec<Point> {
     let mut points: Vec<Point> = Vec::new();
     for line in input.lines() {
-        if json::field(line, "workload") != Some("pairs") || json::field(line, "ok") != Some("true")
+        if json::field(line, "workload") != Some("pairs")
+            || json::field(line, "ok") != Some("true")
+            || json::field(line, "tls") == Some("true")
         {
             continue;
         }

@@ -10,6 +10,8 @@ use crate::target::ServerOptions;
 use crate::workloads::Context;
 use crate::workloads::crowd::{ConnectParams, ListParams};
 use crate::workloads::messages::{FanoutParams, PairsParams, RateParams};
+use crate::workloads::rooms::RoomsParams;
+use crate::workloads::signin::SigninParams;
 
 /// chinwag-bench: load generator for chinwagd.
 #[derive(Debug, Parser)]
@@ -59,6 +61,10 @@ pub(crate) enum Workload {
     Fanout(Flags<FanoutParams>),
     /// `/list` timed with N users online.
     List(Flags<ListParams>),
+    /// R rooms of M members, all sending, W in flight each (closed loop).
+    Rooms(Flags<RoomsParams>),
+    /// N registered names; C signers sign in over and over (password checks).
+    Signin(Flags<SigninParams>),
 }
 
 /// A workload's flags: its parameters, then the common ones.
@@ -100,6 +106,19 @@ pub(crate) struct Common {
     /// Extra chinwagd flag for the server the bench starts (repeatable).
     #[arg(long = "server-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub(crate) server_args: Vec<String>,
+    /// The server the bench starts keeps its data (room history,
+    /// registered names) in a fresh directory under $TMPDIR, removed
+    /// afterwards, instead of `--data none`.
+    #[arg(long)]
+    pub(crate) data_dir: bool,
+    /// Every connection speaks TLS (the server the bench starts gets
+    /// `--tls-bind 127.0.0.1:0 --tls-self-signed` and a data directory,
+    /// whose certificate the bench trusts).
+    #[arg(long)]
+    pub(crate) tls: bool,
+    /// With `--tls` and `--server`: the server's certificate (PEM) to trust.
+    #[arg(long, value_name = "CERT.pem", requires = "tls")]
+    pub(crate) tls_trust: Option<std::path::PathBuf>,
 }
 
 impl Common {
@@ -110,6 +129,9 @@ impl Common {
                 external: self.server.clone(),
                 log: self.server_log.clone(),
                 extra_args: self.server_args.clone(),
+                data_dir: self.data_dir,
+                tls: self.tls,
+                tls_trust: self.tls_trust.clone(),
             },
             timeout: Duration::from_secs(self.timeout.max(1)),
         }

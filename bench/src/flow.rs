@@ -1,6 +1,6 @@
-//! The measuring phase of the message workloads. Closed loop (`pairs`):
-//! each stream keeps a window of messages in flight and sends the next one
-//! when the receiver sees one delivered. Open loop (`rate`, `fanout`):
+//! The measuring phase of the message workloads. Closed loop (`pairs`,
+//! `rooms`): each stream keeps a window of messages in flight and sends the
+//! next one when one has reached every receiver. Open loop (`rate`, `fanout`):
 //! messages leave on a fixed schedule whatever the replies, stamped with the
 //! scheduled time so a stalled server shows up as latency
 //! (coordinated-omission-safe); how late the generator itself was is kept
@@ -31,10 +31,12 @@ pub(crate) enum Routing {
         /// Id of the first connection.
         base: usize,
     },
-    /// Stream `s` goes from member `s` to every other member of one room;
-    /// tracker `s * members + member`.
+    /// Stream `s` goes from connection `base + s` to every other member
+    /// of its room, room `s / members`, whose members are connections
+    /// `base + room * members ..` (one room when there are no more streams
+    /// than members); tracker `s * members + member`.
     Room {
-        /// Id of member 0.
+        /// Id of member 0 of room 0.
         base: usize,
         /// Room size.
         members: usize,
@@ -55,7 +57,7 @@ impl Routing {
         match self {
             Routing::Pairs { .. } => (0..streams).map(Some).collect(),
             Routing::Room { members, .. } => (0..streams * members)
-                .map(|t| (t / members != t % members).then_some(t / members))
+                .map(|t| ((t / members) % members != t % members).then_some(t / members))
                 .collect(),
         }
     }
@@ -72,7 +74,8 @@ impl Routing {
         match self {
             Routing::Pairs { base } => (id == base + (stream ^ 1)).then_some(stream),
             Routing::Room { base, members } => {
-                let member = id.checked_sub(base).filter(|&m| m < members)?;
+                let room_base = base + stream / members * members;
+                let member = id.checked_sub(room_base).filter(|&m| m < members)?;
                 Some(stream * members + member)
             }
         }
@@ -103,6 +106,9 @@ pub(crate) struct Flow {
     end: Option<Instant>,
     sending: bool,
     scheduled: u64,
+    /// Closed loop: deliveries still due of each message in flight, at
+    /// `stream * window + seq % window`.
+    due: Vec<u32>,
     /// Filled in when the window closes.
     pub(crate) window: Option<Window>,
 }
@@ -121,6 +127,10 @@ impl Flow {
             routing.tracker_streams(streams),
             routing.copies(),
         );
+        let slots = match pace {
+            Pace::Window(window) => streams * window as usize,
+            Pace::Rate(_) => 0,
+        };
         Flow {
             traffic,
             pace,
@@ -131,6 +141,7 @@ impl Flow {
             end: None,
             sending: true,
             scheduled: 0,
+            due: vec![0; slots],
             window: None,
         }
     }
@@ -144,9 +155,38 @@ impl Flow {
             let now_ns = self.traffic.at_ns(now);
             for stream in 0..self.traffic.streams() {
                 for _ in 0..window {
-                    self.traffic.send(net, stream, now_ns, now_ns);
+                    self.send_next(net, stream, now_ns);
                 }
             }
+        }
+    }
+
+    /// Closed loop: sends the next message of `stream`, due at every
+    /// receiver.
+    fn send_next(&mut self, net: &mut Net, stream: usize, now_ns: u64) {
+        if let Pace::Window(window) = self.pace {
+            let seq = self.traffic.sent(stream);
+            self.due[stream * window as usize + (seq % window) as usize] =
+                self.routing.copies() as u32;
+            self.traffic.send(net, stream, now_ns, now_ns);
+        }
+    }
+
+    /// Closed loop: one copy of message `seq` of `stream` arrived; true
+    /// when it has now reached every receiver. Each receiver gets a
+    /// stream in order, so messages complete in order and at most a
+    /// window of them is ever due.
+    fn completes(&mut self, stream: usize, seq: u64) -> bool {
+        let Pace::Window(window) = self.pace else {
+            return false;
+        };
+        let slot = stream * window as usize + (seq % window) as usize;
+        match self.due.get_mut(slot) {
+            Some(due) if *due > 0 => {
+                *due -= 1;
+                *due == 0
+            }
+            _ => false,
         }
     }
 
@@ -164,6 +204,11 @@ impl Flow {
                 sent: self.traffic.sent_total(),
             });
         }
+    }
+
+    /// Whether the window is still open (messages are still being sent).
+    pub(crate) fn is_sending(&self) -> bool {
+        self.sending
     }
 
     /// Sends every message whose time has come; returns the next one's time.
@@ -201,8 +246,8 @@ impl Handler for Flow {
                 let now_ns = self.traffic.now_ns();
                 let arrival = self.traffic.record(tracker, message, now_ns);
                 let fresh = matches!(arrival, Arrival::New | Arrival::Late);
-                if fresh && self.sending && matches!(self.pace, Pace::Window(_)) {
-                    self.traffic.send(net, message.stream, now_ns, now_ns);
+                if fresh && self.completes(message.stream, message.seq) && self.sending {
+                    self.send_next(net, message.stream, now_ns);
                 }
             }
             None if traffic::is_trouble(line) => {

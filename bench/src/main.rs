@@ -11,8 +11,10 @@ mod flow;
 mod json;
 mod net;
 mod setup;
+mod smoke;
 mod stats;
 mod target;
+mod tls;
 mod traffic;
 mod workloads;
 
@@ -24,9 +26,7 @@ use anyhow::Context as _;
 use clap::Parser as _;
 
 use crate::cli::{Cli, Common, Flags, Mode, Workload};
-use crate::workloads::crowd::{self, ConnectParams, ListParams};
-use crate::workloads::messages::{self, FanoutParams, PairsParams, RateParams};
-use crate::workloads::{Context, Report};
+use crate::workloads::{Context, Report, crowd, messages, rooms, signin};
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
@@ -66,6 +66,8 @@ fn run_workload(workload: &Workload) -> bool {
         Workload::Connect(flags) => go(flags, "connect", crowd::connect),
         Workload::Fanout(flags) => go(flags, "fanout", messages::fanout),
         Workload::List(flags) => go(flags, "list", crowd::list),
+        Workload::Rooms(flags) => go(flags, "rooms", rooms::rooms),
+        Workload::Signin(flags) => go(flags, "signin", signin::signin),
     }
 }
 
@@ -92,50 +94,9 @@ fn print(report: &Report, json_only: bool) {
 
 /// Every workload with small sizes; fails if any does.
 fn smoke(common: &Common) -> ExitCode {
-    let runs = [
-        Workload::Pairs(Flags::new(
-            PairsParams {
-                pairs: 4,
-                window: 4,
-                secs: 2.0,
-            },
-            common,
-        )),
-        Workload::Rate(Flags::new(
-            RateParams {
-                pairs: 10,
-                rate: 2000.0,
-                secs: 2.0,
-            },
-            common,
-        )),
-        Workload::Fanout(Flags::new(
-            FanoutParams {
-                members: 20,
-                senders: 2,
-                rate: 100.0,
-                secs: 2.0,
-            },
-            common,
-        )),
-        Workload::Connect(Flags::new(
-            ConnectParams {
-                clients: 200,
-                concurrency: 50,
-            },
-            common,
-        )),
-        Workload::List(Flags::new(
-            ListParams {
-                clients: 200,
-                reps: 5,
-            },
-            common,
-        )),
-    ];
     let started = Instant::now();
     let mut all_ok = true;
-    for workload in &runs {
+    for workload in &smoke::runs(common) {
         all_ok &= run_workload(workload);
     }
     if !common.json_only {

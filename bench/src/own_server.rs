@@ -1,7 +1,8 @@
 //! Our own chinwagd as a child process: this very binary re-executed with
 //! the hidden subcommand `serve`, so the server is the same code and build;
-//! its address read from its `listening on` line; stopped with SIGTERM and,
-//! if it overstays, SIGKILL (through the `kill` command: no `unsafe` here).
+//! its addresses read from its `listening on` line (and `listening tls on`
+//! when it has `--tls-bind`); stopped with SIGTERM and, if it overstays,
+//! SIGKILL (through the `kill` command: no `unsafe` here).
 
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
@@ -79,17 +80,19 @@ pub struct Stopped {
 pub struct OwnServer {
     child: Child,
     addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
     stop_timeout: Duration,
     stderr: Option<JoinHandle<StderrSummary>>,
 }
 
 impl OwnServer {
-    /// Starts the server and waits for its address.
+    /// Starts the server and waits for its address (and its TLS address
+    /// when the flags say `--tls-bind`).
     ///
     /// # Errors
     ///
-    /// It could not be started, did not print `listening on` in time, or
-    /// printed something else first.
+    /// It could not be started, did not print `listening on` (and
+    /// `listening tls on`) in time, or printed something else first.
     pub fn start(launch: &Launch) -> anyhow::Result<OwnServer> {
         let exe = std::env::current_exe().context("cannot find this program to run the server")?;
         let stderr = if launch.scan_stderr {
@@ -120,19 +123,29 @@ impl OwnServer {
         let mut server = OwnServer {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls_addr: None,
             stop_timeout: launch.stop_timeout,
             stderr,
         };
+        let wants_tls = launch.flags.iter().any(|flag| flag == "--tls-bind");
+        let n_lines = if wants_tls { 2 } else { 1 };
         let (sender, receiver) = mpsc::channel();
         let reader = std::thread::Builder::new()
             .name("server-stdout".to_owned())
             .spawn(move || {
-                let mut line = String::new();
-                let _ = BufReader::new(stdout).read_line(&mut line);
-                let _ = sender.send(line);
+                let mut stdout = BufReader::new(stdout);
+                let mut lines = Vec::new();
+                for _ in 0..n_lines {
+                    let mut line = String::new();
+                    if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    lines.push(line);
+                }
+                let _ = sender.send(lines);
             })
             .context("cannot start a thread")?;
-        let Ok(line) = receiver.recv_timeout(launch.start_timeout) else {
+        let Ok(lines) = receiver.recv_timeout(launch.start_timeout) else {
             // Killing the server closes its stdout, which ends the reader.
             server.kill();
             let _ = reader.join();
@@ -143,17 +156,27 @@ impl OwnServer {
         };
         let _ = reader.join();
         // On a bad line, `server` is dropped here, which kills it.
-        server.addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|addr| addr.parse().ok())
-            .with_context(|| format!("unexpected first line from the server: {line:?}"))?;
+        let first = lines.first().map_or("", String::as_str);
+        server.addr = address_after(first, "listening on ")
+            .with_context(|| format!("unexpected first line from the server: {first:?}"))?;
+        if wants_tls {
+            let second = lines.get(1).map_or("", String::as_str);
+            server.tls_addr =
+                Some(address_after(second, "listening tls on ").with_context(|| {
+                    format!("expected `listening tls on` from the server, got {second:?}")
+                })?);
+        }
         Ok(server)
     }
 
     /// Where clients connect.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where TLS clients connect, when the server has `--tls-bind`.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 
     /// The server's process id.
@@ -203,6 +226,11 @@ impl Drop for OwnServer {
             self.kill();
         }
     }
+}
+
+/// The address in `line` after `prefix` (`listening on 127.0.0.1:4000`).
+fn address_after(line: &str, prefix: &str) -> Option<SocketAddr> {
+    line.trim().strip_prefix(prefix)?.parse().ok()
 }
 
 fn scan_stderr(stderr: ChildStderr) -> StderrSummary {

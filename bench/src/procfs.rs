@@ -1,6 +1,7 @@
 //! What `/proc` says about a process: CPU time (user + system, from
-//! `stat`), resident memory and thread count (from `status`) and open
-//! descriptors (from `fd`). Linux only.
+//! `stat`, for the process or its threads of one name), resident memory
+//! and thread count (from `status`), where the resident memory is (from
+//! `smaps`) and open descriptors (from `fd`). Linux only.
 
 use std::fs;
 use std::time::Instant;
@@ -44,6 +45,69 @@ pub fn mem_status(pid: u32) -> Option<MemStatus> {
         rss_kib: value("VmRSS:")?,
         threads: value("Threads:")?,
     })
+}
+
+/// User + system CPU seconds of the threads of process `pid` named `name`
+/// (their `comm`, e.g. `store-writer`); `None` if there is none.
+pub fn thread_cpu_seconds(pid: u32, name: &str) -> Option<f64> {
+    let mut total = None;
+    for task in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let path = task.path();
+        let comm = fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim_end() != name {
+            continue;
+        }
+        let text = fs::read_to_string(path.join("stat")).ok()?;
+        let rest = &text[text.rfind(')')? + 1..];
+        let mut fields = rest.split_whitespace().skip(11);
+        let utime: u64 = fields.next()?.parse().ok()?;
+        let stime: u64 = fields.next()?.parse().ok()?;
+        *total.get_or_insert(0.0) += (utime + stime) as f64 / TICKS_PER_SEC;
+    }
+    total
+}
+
+/// Where a process's resident memory is, in KiB, from `smaps`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RssParts {
+    /// Anonymous mappings the size of a server thread's stack (256 or
+    /// 128 KiB, the guard page apart): thread stacks, live or cached.
+    pub stacks_kib: u64,
+    /// Other anonymous memory: `[heap]` and malloc's arenas.
+    pub heap_kib: u64,
+    /// Everything else (the program, libraries).
+    pub other_kib: u64,
+}
+
+/// Reads `/proc/<pid>/smaps` into [`RssParts`].
+pub fn rss_parts(pid: u32) -> Option<RssParts> {
+    let text = fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+    let mut parts = RssParts::default();
+    let mut kind = 0;
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or("");
+        if let Some((start, end)) = first.split_once('-')
+            && let (Ok(start), Ok(end)) =
+                (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16))
+        {
+            let size_kib = (end - start) / 1024;
+            let path = fields.nth(4).unwrap_or("");
+            kind = match path {
+                "" if matches!(size_kib, 124 | 128 | 132 | 252 | 256 | 260) => 1,
+                "" | "[heap]" => 2,
+                _ => 3,
+            };
+        } else if first == "Rss:" {
+            let kib: u64 = fields.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            match kind {
+                1 => parts.stacks_kib += kib,
+                2 => parts.heap_kib += kib,
+                _ => parts.other_kib += kib,
+            }
+        }
+    }
+    Some(parts)
 }
 
 /// Open file descriptors of process `pid`; `None` if it is gone.
@@ -106,5 +170,7 @@ mod tests {
         let status = mem_status(std::process::id()).expect("own status");
         assert!(status.rss_kib > 0 && status.threads >= 1);
         assert!(open_fds(std::process::id()).is_some_and(|fds| fds >= 3));
+        let parts = rss_parts(std::process::id()).expect("own smaps");
+        assert!(parts.heap_kib + parts.other_kib > 0);
     }
 }

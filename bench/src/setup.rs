@@ -235,7 +235,8 @@ impl Handler for Pairing {
 pub(crate) struct Command {
     base: usize,
     count: usize,
-    line: String,
+    /// The line for each connection, or one line for all.
+    lines: Vec<String>,
     expect: &'static [u8],
     answered: Vec<bool>,
     started: bool,
@@ -249,10 +250,21 @@ impl Command {
     /// Prepares `command` (no line terminator) for connections
     /// `base..base + count`.
     pub(crate) fn new(base: usize, count: usize, command: &str, expect: &'static [u8]) -> Command {
+        Command::each(base, count, vec![command.to_owned()], expect)
+    }
+
+    /// Like [`Command::new`], with command `commands[k]` for connection
+    /// `base + k` (or the only one for all).
+    pub(crate) fn each(
+        base: usize,
+        count: usize,
+        commands: Vec<String>,
+        expect: &'static [u8],
+    ) -> Command {
         Command {
             base,
             count,
-            line: format!("{command}\n"),
+            lines: commands.into_iter().map(|c| format!("{c}\n")).collect(),
             expect,
             answered: vec![false; count],
             started: false,
@@ -295,7 +307,8 @@ impl Handler for Command {
         if !self.started {
             self.started = true;
             for k in 0..self.count {
-                net.send(self.base + k, self.line.as_bytes());
+                let line = &self.lines[k.min(self.lines.len() - 1)];
+                net.send(self.base + k, line.as_bytes());
             }
         }
         None

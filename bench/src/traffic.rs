@@ -84,6 +84,11 @@ impl Traffic {
         self.senders.len()
     }
 
+    /// Messages sent in `stream`.
+    pub(crate) fn sent(&self, stream: usize) -> u64 {
+        self.sent[stream]
+    }
+
     /// Messages sent over all streams.
     pub(crate) fn sent_total(&self) -> u64 {
         self.sent.iter().sum()

@@ -46,10 +46,12 @@ pub(crate) struct Action {
     pub(crate) telnet: Vec<[u8; 3]>,
     pub(crate) end: End,
     pub(crate) n_messages: u64,
+    /// Password checks the action costs, and of which name.
+    pub(crate) checks: Option<(String, usize)>,
 }
 
 impl Action {
-    fn new(kind: &'static str) -> Action {
+    pub(crate) fn new(kind: &'static str) -> Action {
         Action {
             kind,
             bytes: Vec::new(),
@@ -57,13 +59,14 @@ impl Action {
             telnet: Vec::new(),
             end: End::Open,
             n_messages: 0,
+            checks: None,
         }
     }
 
     /// Appends a line with CRLF, or with LF alone (which the server must
     /// accept too) when the bytes so far are a multiple of four, about one
     /// line in four.
-    fn line(mut self, text: impl AsRef<[u8]>, expect: Option<Expect>) -> Action {
+    pub(crate) fn line(mut self, text: impl AsRef<[u8]>, expect: Option<Expect>) -> Action {
         self.bytes.extend_from_slice(text.as_ref());
         let lf_only = self.bytes.len().is_multiple_of(4);
         self.bytes
@@ -72,11 +75,11 @@ impl Action {
         self
     }
 
-    fn want(self, text: impl AsRef<[u8]>, want: Want) -> Action {
+    pub(crate) fn want(self, text: impl AsRef<[u8]>, want: Want) -> Action {
         self.line(text, Some(Expect::Reply(want)))
     }
 
-    fn ending(mut self, end: End) -> Action {
+    pub(crate) fn ending(mut self, end: End) -> Action {
         self.end = end;
         self
     }
@@ -108,6 +111,8 @@ pub(crate) struct Chooser<'a> {
     pub(crate) label: &'a str,
     /// A random online soak name, if any.
     pub(crate) live_name: Option<String>,
+    /// Password checks our name may still be sent this minute.
+    pub(crate) check_budget: usize,
 }
 
 impl Chooser<'_> {
@@ -162,12 +167,17 @@ impl Chooser<'_> {
 
     fn available(&mut self) -> Action {
         let has_incoming = !self.model.incoming.is_empty();
+        let chats = self.model.may_chat;
         // Disconnects are rare (weight 1 of about 300 each), so chats and
         // rooms last long enough to carry many messages.
         let weights = [
-            if has_incoming { 120 } else { 9 },
+            match (chats, has_incoming) {
+                (false, _) => 0,
+                (true, true) => 120,
+                (true, false) => 9,
+            },
             if has_incoming { 30 } else { 6 },
-            75,
+            if chats { 75 } else { 0 },
             36,
             15,
             9,
@@ -179,6 +189,7 @@ impl Chooser<'_> {
             1,
             1,
             1,
+            2,
         ];
         self.common_action(&weights)
     }
@@ -186,12 +197,12 @@ impl Chooser<'_> {
     fn engaged(&mut self) -> Action {
         let in_room = matches!(self.model.place, Place::Room { .. });
         let leave = if in_room { 15 } else { 12 };
-        let weights = [3, 3, 3, 3, 9, 3, 3, leave, 210, 12, 6, 1, 1, 1];
+        let weights = [3, 3, 3, 3, 9, 3, 3, leave, 210, 12, 6, 1, 1, 1, 1];
         self.common_action(&weights)
     }
 
     /// One action picked by `weights`, in the order of the arms below.
-    fn common_action(&mut self, weights: &[u64; 14]) -> Action {
+    fn common_action(&mut self, weights: &[u64; 15]) -> Action {
         let action = match self.rng.weighted(weights) {
             0 => self.accept(),
             1 => self.decline(),
@@ -206,7 +217,8 @@ impl Chooser<'_> {
             10 => self.odd_ping(),
             11 => return self.quit_variant(),
             12 => return Action::new("half-close").ending(End::HalfClose),
-            _ => return self.drop_variant(),
+            13 => return self.drop_variant(),
+            _ => self.account(),
         };
         self.barrier(action)
     }

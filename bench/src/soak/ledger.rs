@@ -1,17 +1,26 @@
 //! The run's shared record: what every client sent and received, the names
-//! in use, counters for the summary, and every violation. Cross-client
-//! invariants (delivery exactly once, in order, without loss) are judged
-//! here once all clients have finished.
+//! in use and the registered ones with their passwords, the `HISTORY`
+//! replies seen, counters for the summary, and every violation.
+//! Cross-client invariants (delivery exactly once, in order, without loss;
+//! history true to what was said) are judged once all clients have
+//! finished.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::history::{self, HistoryReply};
+use crate::model::Carry;
 
 /// How long the server may take to notice a connection we dropped without
 /// reading its close (we cannot observe that moment).
 pub(crate) const DROP_GRACE: Duration = Duration::from_secs(10);
 /// Violation details kept in full; the rest are only counted.
 const MAX_DETAILS: usize = 40;
+/// How far back a name's password checks count against its budget (the
+/// server's bucket refills in 60 s; the rest is slack for the time
+/// between our sending a check and the server taking it).
+const CHECK_MEMORY: Duration = Duration::from_secs(65);
 
 /// Where a name stands, for the `/list` ghost check.
 #[derive(Debug, Clone, Copy)]
@@ -62,8 +71,17 @@ struct Records {
     ended_by: HashMap<String, &'static str>,
     room_sent: HashMap<(String, String, u32), Vec<u64>>,
     seq_membership: HashMap<(String, u64), (String, u32)>,
+    /// When the sender knew the hub had taken each room message.
+    room_confirmed: HashMap<(String, u64), Instant>,
     room_periods: Vec<RoomPeriod>,
     room_received: u64,
+    /// Registered names (folded) with their shown name and password.
+    accounts: HashMap<String, (String, String)>,
+    /// When each name's password checks were sent (folded name).
+    checks: HashMap<String, Vec<Instant>>,
+    /// What each name's last session handed on.
+    carries: HashMap<String, Carry>,
+    histories: Vec<HistoryReply>,
 }
 
 /// The shared ledger; every method takes the lock briefly.
@@ -82,6 +100,11 @@ pub(crate) struct Totals {
     pub(crate) chat_verified: u64,
     pub(crate) room_received: u64,
     pub(crate) room_verified: u64,
+    /// `/join` replies with `HISTORY` lines, and the lines in them.
+    pub(crate) history_replies: u64,
+    pub(crate) history_lines: u64,
+    /// Names still registered when the clients had all left.
+    pub(crate) accounts: usize,
     pub(crate) n_violations: u64,
     pub(crate) violations: Vec<String>,
     pub(crate) names_used: usize,
@@ -186,14 +209,86 @@ impl Ledger {
     }
 
     /// A room message the hub took during `sender`'s `index`-th
-    /// membership of room `room` (folded).
-    pub(crate) fn room_sent(&self, sender: &str, room: &str, index: u32, seq: u64) {
+    /// membership of room `room` (folded), as the sender knew at
+    /// `confirmed`.
+    pub(crate) fn room_sent(
+        &self,
+        sender: &str,
+        room: &str,
+        index: u32,
+        seq: u64,
+        confirmed: Instant,
+    ) {
         let mut records = self.lock();
         let key = (sender.to_owned(), room.to_owned(), index);
         records.room_sent.entry(key).or_default().push(seq);
         records
             .seq_membership
             .insert((sender.to_owned(), seq), (room.to_owned(), index));
+        records
+            .room_confirmed
+            .insert((sender.to_owned(), seq), confirmed);
+    }
+
+    /// `name` is now registered with `password`, or (`None`) not.
+    pub(crate) fn set_account(&self, name: &str, password: Option<&str>) {
+        let mut records = self.lock();
+        let folded = common::fold(name);
+        match password {
+            Some(password) => {
+                let entry = (name.to_owned(), password.to_owned());
+                records.accounts.insert(folded, entry);
+            }
+            None => {
+                records.accounts.remove(&folded);
+            }
+        }
+    }
+
+    /// The password `name` is registered with, if it is.
+    pub(crate) fn password_of(&self, name: &str) -> Option<String> {
+        let records = self.lock();
+        let (_, password) = records.accounts.get(&common::fold(name))?;
+        Some(password.clone())
+    }
+
+    /// `n` password checks of `name` are being sent now.
+    pub(crate) fn note_checks(&self, name: &str, n: usize) {
+        let now = Instant::now();
+        let mut records = self.lock();
+        let checks = records.checks.entry(common::fold(name)).or_default();
+        checks.retain(|&at| now.duration_since(at) < CHECK_MEMORY);
+        checks.extend(std::iter::repeat_n(now, n));
+    }
+
+    /// Password checks of `name` sent lately (within the bucket's refill
+    /// time, and some).
+    pub(crate) fn recent_checks(&self, name: &str) -> usize {
+        let now = Instant::now();
+        self.lock()
+            .checks
+            .get(&common::fold(name))
+            .map_or(0, |checks| {
+                checks
+                    .iter()
+                    .filter(|&&at| now.duration_since(at) < CHECK_MEMORY)
+                    .count()
+            })
+    }
+
+    /// Keeps what a session of `name` hands to the next.
+    pub(crate) fn save_carry(&self, name: &str, carry: Carry) {
+        self.lock().carries.insert(name.to_owned(), carry);
+    }
+
+    /// What the last session of `name` handed on.
+    pub(crate) fn carry(&self, name: &str) -> Option<Carry> {
+        self.lock().carries.get(name).cloned()
+    }
+
+    /// A `/join` reply's `HISTORY` lines, judged at the end.
+    pub(crate) fn history_seen(&self, reply: HistoryReply) {
+        self.lock().histories.push(reply);
     }
 
     /// A finished room period, judged at the end.
@@ -207,7 +302,19 @@ impl Ledger {
     pub(crate) fn finish(&self) -> Totals {
         let (chat_verified, chat_problems) = self.check_chats();
         let (room_verified, room_problems) = self.check_rooms();
-        for problem in chat_problems.into_iter().chain(room_problems) {
+        let history_problems = {
+            let records = self.lock();
+            history::check(
+                &records.histories,
+                &history::Said {
+                    room_sent: &records.room_sent,
+                    seq_membership: &records.seq_membership,
+                    confirmed: &records.room_confirmed,
+                },
+            )
+        };
+        let problems = chat_problems.into_iter().chain(room_problems);
+        for problem in problems.chain(history_problems) {
             self.violation(problem);
         }
         let records = self.lock();
@@ -219,6 +326,13 @@ impl Ledger {
             chat_verified,
             room_received: records.room_received,
             room_verified,
+            history_replies: records.histories.len() as u64,
+            history_lines: records
+                .histories
+                .iter()
+                .map(|reply| reply.entries.len() as u64)
+                .sum(),
+            accounts: records.accounts.len(),
             n_violations: records.n_violations,
             violations: records.violations.clone(),
             names_used: records.used_names.len(),

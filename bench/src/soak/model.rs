@@ -45,10 +45,28 @@ enum Member {
     Gone,
 }
 
+/// What a registered name carries from one of its sessions to the next,
+/// so its messages stay numbered and placed as one sender's: the
+/// sequence number of its next message and its memberships of each room.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Carry {
+    pub(crate) next_seq: u64,
+    memberships: HashMap<String, u32>,
+}
+
 /// The state of one connection.
 pub(crate) struct Model {
     pub(crate) me: Option<String>,
     pub(crate) place: Place,
+    /// The password of our name while it is registered.
+    pub(crate) password: Option<String>,
+    /// The registered name the server asked the password of (`PASSWORD`),
+    /// until the password line is answered.
+    pub(crate) signing_in: Option<String>,
+    /// False on a session signed in to a name used before: it takes no
+    /// part in one-to-one chats, whose session count its old partners
+    /// cannot share (see `accounts.rs`).
+    pub(crate) may_chat: bool,
     pub(crate) outgoing: Option<String>,
     /// Folded name to shown name.
     pub(crate) incoming: BTreeMap<String, String>,
@@ -76,6 +94,9 @@ impl Model {
         Model {
             me: None,
             place: Place::Naming,
+            password: None,
+            signing_in: None,
+            may_chat: true,
             outgoing: None,
             incoming: BTreeMap::new(),
             chats_with: HashMap::new(),
@@ -87,6 +108,21 @@ impl Model {
             incoming_before_chat: 0,
             ledger,
         }
+    }
+
+    /// What this session hands to the next session of its name.
+    pub(crate) fn carry(&self, next_seq: u64) -> Carry {
+        Carry {
+            next_seq,
+            memberships: self.memberships.clone(),
+        }
+    }
+
+    /// Continues as the next session of a name: numbered and placed on
+    /// from `carry`, outside one-to-one chats.
+    pub(crate) fn resume(&mut self, carry: &Carry) {
+        self.memberships = carry.memberships.clone();
+        self.may_chat = false;
     }
 
     /// The own name (empty while naming).

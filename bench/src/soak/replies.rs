@@ -4,8 +4,10 @@
 //! target online? available?) every answer the protocol allows is accepted;
 //! where it does not, only the one right answer is.
 
-use common::{ErrorCode, OkReply, ServerLine, UserState, fold};
+use common::{ErrorCode, HistoryLine, OkReply, ServerLine, UserState, fold};
 
+use crate::accounts::{self, Account};
+use crate::history::{self, HistoryReply};
 use crate::ledger::{DROP_GRACE, NameStatus};
 use crate::model::{Landing, Model, Place};
 
@@ -30,6 +32,8 @@ pub(crate) enum Want {
         room: String,
         valid: bool,
     },
+    /// Registered names and signing in (`accounts.rs`).
+    Account(Account),
 }
 
 /// What one sent line expects back.
@@ -53,9 +57,10 @@ pub(crate) struct Context<'a> {
     pub(crate) ledger: &'a crate::ledger::Ledger,
     /// When the action was sent (for the `/list` ghost check).
     pub(crate) sent_at: std::time::Instant,
-    /// The `USER` and `ROOMINFO` lines gathered for this reply.
+    /// The `USER`, `ROOMINFO` and `HISTORY` lines gathered for this reply.
     pub(crate) users: &'a [(String, UserState)],
     pub(crate) rooms: &'a [(String, usize)],
+    pub(crate) history: &'a [HistoryLine],
 }
 
 type Check = Result<(), String>;
@@ -92,7 +97,8 @@ pub(crate) fn check(want: &Want, line: &ServerLine, model: &mut Model, cx: &Cont
         Want::Decline(name) => check_decline(name.as_deref(), line, model, cx),
         Want::Cancel => check_cancel(line, model),
         Want::Leave => check_leave(line, model),
-        Want::Join { room, valid } => check_join(room, *valid, line, model),
+        Want::Join { room, valid } => check_join(room, *valid, line, model, cx),
+        Want::Account(account) => accounts::check(account, line, model, cx.ledger),
     };
     result.map_err(|why| {
         let state = format!(
@@ -306,7 +312,13 @@ fn check_leave(line: &ServerLine, model: &mut Model) -> Check {
     Ok(())
 }
 
-fn check_join(room: &str, valid: bool, line: &ServerLine, model: &mut Model) -> Check {
+fn check_join(
+    room: &str,
+    valid: bool,
+    line: &ServerLine,
+    model: &mut Model,
+    cx: &Context<'_>,
+) -> Check {
     if model.place != Place::Available {
         return expect(is_err(line, ErrorCode::NotAvailable), String::new);
     }
@@ -317,6 +329,16 @@ fn check_join(room: &str, valid: bool, line: &ServerLine, model: &mut Model) -> 
         ServerLine::Ok(OkReply::Join(shown, members))
             if fold(shown) == fold(room) && *members > 0 =>
         {
+            // A server of others may hold anyone's history.
+            if cx.own_server {
+                let entries = history::check_reply(shown, cx.history)?;
+                cx.ledger.history_seen(HistoryReply {
+                    room: fold(shown),
+                    joiner: model.me().to_owned(),
+                    join_sent: cx.sent_at,
+                    entries,
+                });
+            }
             model.join_room(shown);
             Ok(())
         }

@@ -25,6 +25,9 @@ pub(crate) struct Report {
     pub(crate) cold: Option<Usage>,
     pub(crate) stderr: Option<StderrSummary>,
     pub(crate) server_exit: Option<String>,
+    /// Whether the data directory kept an account and history across a
+    /// restart (`None`: not checked, on a server of others).
+    pub(crate) restart: Option<bool>,
 }
 
 fn map_text<K: std::fmt::Display>(map: &BTreeMap<K, u64>) -> String {
@@ -67,6 +70,11 @@ impl Report {
             out,
             "  messages    {} sent; chat {} verified delivered; room {} received, {} verified",
             t.messages_sent, t.chat_verified, t.room_received, t.room_verified
+        );
+        let _ = writeln!(
+            out,
+            "  history     {} joins' HISTORY checked, {} lines; {} names registered at the end",
+            t.history_replies, t.history_lines, t.accounts
         );
         let _ = writeln!(out, "  ERR codes   {}", map_text(&t.errs));
         let _ = writeln!(out, "  disconnects {}", map_text(&t.disconnects));
@@ -113,6 +121,13 @@ impl Report {
         if let Some(exit) = &self.server_exit {
             let _ = writeln!(out, "  server exit {exit}");
         }
+        if let Some(ok) = self.restart {
+            let verdict = if ok { "kept" } else { "did NOT keep" };
+            let _ = writeln!(
+                out,
+                "  restart     a --data directory {verdict} a registered name and a room's history"
+            );
+        }
         let _ = writeln!(out, "  violations  {}", t.n_violations);
         for violation in &t.violations {
             let _ = writeln!(out, "    - {violation}");
@@ -138,7 +153,7 @@ impl Report {
             .as_ref()
             .map_or((0, 0), |s| (s.n_errors, s.n_warnings));
         format!(
-            "{{\"tool\":\"chinwag-soak\",\"clients\":{},\"secs\":{},\"seed\":{},\"wall_secs\":{:.1},\"actions\":{},\"messages_sent\":{},\"chat_verified\":{},\"room_received\":{},\"room_verified\":{},\"errs\":{},\"disconnects\":{},\"names_used\":{},\"names_checked\":{},\"server\":{usage},\"server_cold\":{cold},\"server_log_errors\":{n_errors},\"server_log_warnings\":{n_warnings},\"violations\":{},\"pass\":{}}}",
+            "{{\"tool\":\"chinwag-soak\",\"clients\":{},\"secs\":{},\"seed\":{},\"wall_secs\":{:.1},\"actions\":{},\"messages_sent\":{},\"chat_verified\":{},\"room_received\":{},\"room_verified\":{},\"history_joins\":{},\"history_lines\":{},\"accounts\":{},\"errs\":{},\"disconnects\":{},\"names_used\":{},\"names_checked\":{},\"server\":{usage},\"server_cold\":{cold},\"server_log_errors\":{n_errors},\"server_log_warnings\":{n_warnings},\"restart_ok\":{},\"violations\":{},\"pass\":{}}}",
             self.clients,
             self.secs,
             self.seed,
@@ -148,10 +163,14 @@ impl Report {
             t.chat_verified,
             t.room_received,
             t.room_verified,
+            t.history_replies,
+            t.history_lines,
+            t.accounts,
             map_json(&t.errs),
             map_json(&t.disconnects),
             t.names_used,
             self.names_checked,
+            self.restart.map_or("null".to_owned(), |ok| ok.to_string()),
             t.n_violations,
             t.n_violations == 0
         )

@@ -1,7 +1,9 @@
 //! One connection of a soak client: sends an action, reads and judges every
 //! line until the action's barrier comes back, and keeps the model in step.
 //! A violation ends the connection (dropped), so one fault is reported once
-//! and not echoed by every later check.
+//! and not echoed by every later check. The telnet echo offer around a
+//! password is checked here: `IAC WILL ECHO` right before `PASSWORD`,
+//! `IAC WONT ECHO` right before the line that answers the password.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -9,8 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::telnet::IAC;
-use common::{ErrorCode, OkReply, PROTOCOL, ServerLine};
+use common::{ErrorCode, HistoryLine, OkReply, PROTOCOL, ServerLine, WILL_ECHO, WONT_ECHO};
 
+use crate::accounts::Account;
 use crate::actions::{Action, End};
 use crate::ledger::{Ledger, NameStatus};
 use crate::model::{Landing, Model, Place};
@@ -42,6 +45,17 @@ pub(crate) enum After {
     Dropped,
 }
 
+/// Where the echo offer around a password stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Echo {
+    /// No offer made.
+    Idle,
+    /// `IAC WILL ECHO` came: `PASSWORD` must follow.
+    Offered,
+    /// `PASSWORD` came: `IAC WONT ECHO` must come before the next line.
+    AwaitingWont,
+}
+
 /// An open connection and its model.
 pub(crate) struct Session {
     wire: Wire,
@@ -55,6 +69,8 @@ pub(crate) struct Session {
     sent_telnet: bool,
     users: Vec<(String, common::UserState)>,
     rooms: Vec<(String, usize)>,
+    history: Vec<HistoryLine>,
+    echo: Echo,
     transcript: VecDeque<String>,
     failed: bool,
     /// The accepted name was published to the ledger as a chat target.
@@ -85,6 +101,8 @@ impl Session {
             sent_telnet: false,
             users: Vec::new(),
             rooms: Vec::new(),
+            history: Vec::new(),
+            echo: Echo::Idle,
             transcript: VecDeque::new(),
             failed: false,
             announced: false,
@@ -136,6 +154,14 @@ impl Session {
         }
         if let Some(Expect::Reply(Want::Welcome(name))) = action.expects.first() {
             ledger.name_online(name);
+        }
+        for expect in &action.expects {
+            if let Expect::Reply(Want::Account(Account::SignIn { name, right: true })) = expect {
+                ledger.name_online(name);
+            }
+        }
+        if let Some((name, n)) = &action.checks {
+            ledger.note_checks(name, *n);
         }
         self.expects = action.expects.into();
         self.telnet_expected = action.telnet;
@@ -194,7 +220,7 @@ impl Session {
         if self.failed {
             return self.drop_connection("after-violation");
         }
-        if let (Some(name), false) = (&self.model.me, self.announced) {
+        if let (Some(name), false, true) = (&self.model.me, self.announced, self.model.may_chat) {
             self.shared.ledger.name_live(name);
             self.announced = true;
         }
@@ -248,10 +274,31 @@ impl Session {
 
     fn on_item(&mut self, item: Incoming, closing: bool) {
         match item {
-            Incoming::Line(text) => self.on_text(&text),
+            Incoming::Line(text) => {
+                match self.echo {
+                    Echo::Offered if !text.starts_with("PASSWORD ") => {
+                        return self
+                            .violate(format!("IAC WILL ECHO not followed by PASSWORD: {text:?}"));
+                    }
+                    Echo::AwaitingWont => {
+                        return self.violate(format!(
+                            "no IAC WONT ECHO after the password line, before {text:?}"
+                        ));
+                    }
+                    _ => {}
+                }
+                self.on_text(&text);
+            }
+            Incoming::Telnet(WILL_ECHO) if self.echo == Echo::Idle => self.echo = Echo::Offered,
+            Incoming::Telnet(WONT_ECHO) if self.echo == Echo::AwaitingWont => {
+                self.echo = Echo::Idle;
+            }
             Incoming::Telnet(bytes) => {
-                if !self.sent_telnet {
-                    self.violate(format!("telnet bytes {bytes:?} though we never sent any"));
+                if !self.sent_telnet || self.echo != Echo::Idle {
+                    self.violate(format!(
+                        "telnet bytes {bytes:?} unasked (echo offer {:?})",
+                        self.echo
+                    ));
                 }
                 self.telnet_seen.push(bytes);
             }
@@ -282,8 +329,19 @@ impl Session {
                 self.rooms.push((room.to_string(), *members));
                 Ok(())
             }
+            ServerLine::History(history) => {
+                self.history.push((**history).clone());
+                Ok(())
+            }
             ServerLine::Info(_) => Ok(()),
             ServerLine::Hello(_) => Err("a second HELLO".to_owned()),
+            ServerLine::Password(_) => {
+                if self.echo != Echo::Offered {
+                    return self.violate("PASSWORD without IAC WILL ECHO right before it".into());
+                }
+                self.echo = Echo::AwaitingWont;
+                self.on_final(&line)
+            }
             ServerLine::Welcome(_)
             | ServerLine::Ok(_)
             | ServerLine::Err(..)
@@ -311,10 +369,16 @@ impl Session {
         if let ServerLine::Err(code, _) = line {
             self.shared.ledger.count_err(code.as_str());
         }
+        let history_before_join =
+            !self.history.is_empty() && !matches!(line, ServerLine::Ok(OkReply::Join(..)));
         let result = self.match_final(line);
         self.users.clear();
         self.rooms.clear();
+        self.history.clear();
         self.model.reset_window();
+        if history_before_join {
+            return Err(format!("HISTORY lines before {line:?}, not before OK join"));
+        }
         result
     }
 
@@ -344,6 +408,7 @@ impl Session {
                         sent_at: self.sent_at,
                         users: &self.users,
                         rooms: &self.rooms,
+                        history: &self.history,
                     };
                     return replies::check(&want, line, &mut self.model, &cx);
                 }
@@ -373,7 +438,12 @@ impl Session {
         let me = self.model.me().to_owned();
         match replies::landing_of_silent_message(&self.model)? {
             Landing::Chat { partner, k } => self.shared.ledger.chat_sent((me, partner, k), seq),
-            Landing::Room { folded, j } => self.shared.ledger.room_sent(&me, &folded, j, seq),
+            Landing::Room { folded, j } => {
+                let confirmed = Instant::now();
+                self.shared
+                    .ledger
+                    .room_sent(&me, &folded, j, seq, confirmed);
+            }
         }
         Ok(())
     }

@@ -12,10 +12,13 @@ use common::{OkReply, ServerLine};
 
 use crate::json::JsonLine;
 use crate::net::{Handler, Net};
-use crate::setup::Register;
+use crate::setup::{Command, Register};
 use crate::stats::median;
-use crate::workloads::{Context, Report, SETUP_CONCURRENCY, add_cpu, register};
-use chinwag_bench_lib::procfs::{CpuMeter, MemStatus, mem_status};
+use crate::workloads::signin::PASSWORD;
+use crate::workloads::{
+    Context, Report, SETUP_CONCURRENCY, add_cpu, add_server, register, run_phase,
+};
+use chinwag_bench_lib::procfs::{CpuMeter, MemStatus, RssParts, mem_status, rss_parts};
 
 /// Time between memory samples while the server settles.
 const SAMPLE_EVERY: Duration = Duration::from_millis(200);
@@ -36,6 +39,10 @@ pub(crate) struct ConnectParams {
     /// Handshakes in flight at most.
     #[arg(long, default_value_t = 200)]
     pub(crate) concurrency: usize,
+    /// Each user also registers its name (`/register`: one Argon2id hash
+    /// on its connection's thread) before the memory is read.
+    #[arg(long)]
+    pub(crate) register: bool,
 }
 
 /// Parameters of `list`.
@@ -60,7 +67,8 @@ pub(crate) fn connect(context: &Context, params: ConnectParams) -> anyhow::Resul
     let deadline = Instant::now() + context.timeout;
     let pid = target.pid();
     let before = pid.and_then(mem_status);
-    let mut net = Net::new(target.addr())?;
+    let before_parts = pid.and_then(rss_parts);
+    let mut net = Net::new(target.endpoint())?;
     let names = (0..clients).map(|i| format!("c{i}")).collect();
     let mut users = Register::new(&net, names, params.concurrency);
     let cpu = CpuMeter::start(pid);
@@ -68,13 +76,22 @@ pub(crate) fn connect(context: &Context, params: ConnectParams) -> anyhow::Resul
     net.run(&mut users, deadline)?;
     let took = users.finished.unwrap_or_else(Instant::now) - started;
     let cpu = cpu.stop();
+    let registering = Instant::now();
+    if params.register && users.failures.count == 0 {
+        let line = format!("/register {PASSWORD}");
+        let mut accounts = Command::new(users.base(), clients, &line, b"OK register ");
+        run_phase(&mut net, &mut accounts, "registering", deadline, |c| {
+            (c.done, clients, &c.failures)
+        })?;
+    }
+    let registered_in = registering.elapsed().as_secs_f64();
     let settled = match pid {
         Some(pid) => Some(settle(&mut net, &mut users, pid, deadline)?),
         None => None,
     };
     let lists = time_lists(&mut net, 1, deadline);
     net.close_all();
-    let kind = target.kind();
+    let info = target.info();
     target.stop()?;
 
     let secs = took.as_secs_f64();
@@ -83,12 +100,15 @@ pub(crate) fn connect(context: &Context, params: ConnectParams) -> anyhow::Resul
     json.str("workload", "connect")
         .int("clients", clients as u64)
         .int("concurrency", params.concurrency as u64)
-        .str("server", kind)
-        .num("secs", secs)
+        .bool("register", params.register);
+    let mut summary = String::new();
+    add_server(&mut json, &mut summary, &info);
+    json.num("secs", secs)
         .num("connects_per_sec", users.welcomed as f64 / secs.max(1e-9))
         .int("failures", failed as u64);
-    let mut summary = format!(
-        "{} of {clients} users registered in {secs:.2} s ({:.0}/s), {failed} failed\n",
+    let _ = writeln!(
+        summary,
+        "{} of {clients} users registered in {secs:.2} s ({:.0}/s), {failed} failed",
         users.welcomed,
         users.welcomed as f64 / secs.max(1e-9)
     );
@@ -97,8 +117,30 @@ pub(crate) fn connect(context: &Context, params: ConnectParams) -> anyhow::Resul
         let _ = writeln!(summary, "first failure: {first}");
     }
     add_cpu(&mut json, &mut summary, &cpu);
+    if params.register {
+        json.num("register_s", registered_in);
+        let _ = writeln!(
+            summary,
+            "then every user registered its name, in {registered_in:.2} s"
+        );
+    }
     add_memory(&mut json, &mut summary, before, settled, clients);
-    let list_ok = add_lists(&mut json, &mut summary, &lists, users.welcomed + 1, kind);
+    if let (
+        Some(before),
+        Some(Settled {
+            parts: Some(after), ..
+        }),
+    ) = (before_parts, settled)
+    {
+        add_parts(&mut json, &mut summary, before, after, clients);
+    }
+    let list_ok = add_lists(
+        &mut json,
+        &mut summary,
+        &lists,
+        users.welcomed + 1,
+        info.kind,
+    );
     Ok(Report::new(json, summary, failed == 0 && list_ok))
 }
 
@@ -111,31 +153,33 @@ pub(crate) fn list(context: &Context, params: ListParams) -> anyhow::Result<Repo
     let clients = params.clients.max(1);
     let target = context.target(clients + 1)?;
     let deadline = Instant::now() + context.timeout;
-    let mut net = Net::new(target.addr())?;
+    let mut net = Net::new(target.endpoint())?;
     let names = (0..clients).map(|i| format!("l{i}")).collect();
     register(&mut net, names, SETUP_CONCURRENCY, deadline)?;
     let cpu = CpuMeter::start(target.pid());
     let lists = time_lists(&mut net, params.reps.max(1), deadline);
     let cpu = cpu.stop();
     net.close_all();
-    let kind = target.kind();
+    let info = target.info();
     target.stop()?;
 
     let mut json = JsonLine::default();
     json.str("workload", "list")
         .int("clients", clients as u64)
-        .int("reps", params.reps as u64)
-        .str("server", kind);
+        .int("reps", params.reps as u64);
     let mut summary = String::new();
-    let ok = add_lists(&mut json, &mut summary, &lists, clients + 1, kind);
+    add_server(&mut json, &mut summary, &info);
+    let ok = add_lists(&mut json, &mut summary, &lists, clients + 1, info.kind);
     add_cpu(&mut json, &mut summary, &cpu);
     Ok(Report::new(json, summary, ok))
 }
 
-/// The server's memory once settled, and how long settling took.
+/// The server's memory once settled, where it is, and how long settling
+/// took.
 #[derive(Debug, Clone, Copy)]
 struct Settled {
     status: MemStatus,
+    parts: Option<RssParts>,
     secs: f64,
 }
 
@@ -165,6 +209,7 @@ fn settle(
     };
     Ok(Settled {
         status,
+        parts: rss_parts(pid),
         secs: started.elapsed().as_secs_f64(),
     })
 }
@@ -200,6 +245,27 @@ fn add_memory(
         "server RSS {} -> {} KiB ({per_conn:.1} KiB per connection), threads {} -> {} \
          (settled after {:.1} s)",
         before.rss_kib, after.status.rss_kib, before.threads, after.status.threads, after.secs
+    );
+}
+
+/// Adds where the growth per connection is: thread stacks, heap, the rest.
+fn add_parts(
+    json: &mut JsonLine,
+    summary: &mut String,
+    before: RssParts,
+    after: RssParts,
+    clients: usize,
+) {
+    let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / clients as f64;
+    let stacks = per(before.stacks_kib, after.stacks_kib);
+    let heap = per(before.heap_kib, after.heap_kib);
+    let other = per(before.other_kib, after.other_kib);
+    json.num("stack_kib_per_conn", stacks)
+        .num("heap_kib_per_conn", heap);
+    let _ = writeln!(
+        summary,
+        "per connection: {stacks:.1} KiB of thread stacks, {heap:.1} KiB of heap, \
+         {other:.1} KiB else (from smaps)"
     );
 }
 

@@ -11,13 +11,23 @@ use crate::flow::{Flow, Pace, Routing};
 use crate::json::JsonLine;
 use crate::net::Net;
 use crate::setup::{Command, Pairing};
-use crate::workloads::{Context, Report, SETUP_CONCURRENCY, add_cpu, register, run_phase};
+use crate::target::Needs;
+use crate::target::TargetInfo;
+use crate::workloads::guessers::{Guessers, WithGuessers};
+use crate::workloads::signin::{UNCAPPED, register_accounts};
+use crate::workloads::{
+    Context, Report, SETUP_CONCURRENCY, add_cpu, add_server, register, run_phase,
+};
 
 /// How long after the window closes the generator waits for the messages
 /// still in flight; any not delivered by then count as lost.
 const DRAIN: Duration = Duration::from_secs(10);
 /// The room of the `fanout` workload.
 const ROOM: &str = "bench";
+/// The registered name `rate --guessers` guesses the password of.
+const VICTIM: &str = "victim";
+/// How long the guessers run before the messages start.
+const GUESS_WARM_UP: Duration = Duration::from_secs(1);
 
 // The parameters are the workloads' command-line flags too: their doc
 // comments are the `--help` text.
@@ -48,6 +58,10 @@ pub(crate) struct RateParams {
     /// Seconds to measure.
     #[arg(long, default_value_t = 10.0)]
     pub(crate) secs: f64,
+    /// Extra connections guessing one registered name's password as fast
+    /// as the server answers, all the while (server: --password-tries 0).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) guessers: usize,
 }
 
 /// Parameters of `fanout`.
@@ -78,7 +92,7 @@ pub(crate) fn pairs(context: &Context, params: PairsParams) -> anyhow::Result<Re
         .int("pairs", params.pairs as u64)
         .int("window", params.window);
     let pace = Pace::Window(params.window.max(1));
-    chatting_pairs(context, params.pairs, "p", pace, params.secs, json)
+    chatting_pairs(context, params.pairs, "p", pace, params.secs, 0, json)
 }
 
 /// `rate`: P pairs chat at a fixed total rate, open loop.
@@ -90,9 +104,11 @@ pub(crate) fn rate(context: &Context, params: RateParams) -> anyhow::Result<Repo
     let mut json = JsonLine::default();
     json.str("workload", "rate")
         .int("pairs", params.pairs as u64)
-        .num("rate", params.rate);
+        .num("rate", params.rate)
+        .int("guessers", params.guessers as u64);
     let pace = Pace::Rate(params.rate.max(0.001));
-    chatting_pairs(context, params.pairs, "r", pace, params.secs, json)
+    let (pairs, secs) = (params.pairs, params.secs);
+    chatting_pairs(context, pairs, "r", pace, secs, params.guessers, json)
 }
 
 fn chatting_pairs(
@@ -101,12 +117,23 @@ fn chatting_pairs(
     prefix: &str,
     pace: Pace,
     secs: f64,
+    n_guessers: usize,
     json: JsonLine,
 ) -> anyhow::Result<Report> {
     let n_pairs = n_pairs.max(1);
-    let target = context.target(2 * n_pairs)?;
+    let target = context.target_with(Needs {
+        clients: 2 * n_pairs + n_guessers + 1,
+        flags: if n_guessers > 0 {
+            UNCAPPED.map(String::from).into()
+        } else {
+            Vec::new()
+        },
+        // Every wrong guess is a warning in the server's log: counted,
+        // not shown.
+        scan_log: n_guessers > 0,
+    })?;
     let deadline = Instant::now() + context.timeout;
-    let mut net = Net::new(target.addr())?;
+    let mut net = Net::new(target.endpoint())?;
     let pair_names: Vec<(String, String)> = (0..n_pairs)
         .map(|i| (format!("{prefix}{i}a"), format!("{prefix}{i}b")))
         .collect();
@@ -121,11 +148,51 @@ fn chatting_pairs(
     })?;
     let routing = Routing::Pairs { base };
     let mut flow = Flow::new(2 * n_pairs, pace, routing, seconds(secs), target.pid());
-    measure(&mut net, &mut flow, secs)?;
+    if n_guessers == 0 {
+        measure(&mut net, &mut flow, secs)?;
+        net.close_all();
+        let info = target.info();
+        target.stop()?;
+        return Ok(flow_report(json, &info, secs, &flow));
+    }
+    register_accounts(&mut net, vec![VICTIM.to_owned()], deadline)?;
+    let mut guessers = Guessers::new(VICTIM, n_guessers);
+    // The flood is in full swing before the first message is measured.
+    net.run_for(&mut guessers, GUESS_WARM_UP)?;
+    let mut both = WithGuessers {
+        flow: &mut flow,
+        guessers: &mut guessers,
+    };
+    net.run(&mut both, Instant::now() + seconds(secs) + DRAIN)?;
     net.close_all();
-    let kind = target.kind();
-    target.stop()?;
-    Ok(flow_report(json, kind, secs, &flow))
+    let info = target.info();
+    let ended = target.stop()?;
+    let (mut json, mut summary, mut ok) = flow_parts(json, &info, secs, &flow);
+    let per_sec = guessers.per_sec();
+    json.int("guesses", guessers.guesses)
+        .num("guesses_per_sec", per_sec)
+        .int("guess_failures", guessers.failures.count as u64);
+    let _ = writeln!(
+        summary,
+        "{n_guessers} guessers: {} wrong passwords answered ({per_sec:.1}/s, each an Argon2id \
+         check), {} connections refused after five, {} guesser failures",
+        guessers.guesses, guessers.refused, guessers.failures.count
+    );
+    if let Some(first) = &guessers.failures.first {
+        let _ = writeln!(summary, "first guesser failure: {first}");
+    }
+    if let Some(log) = ended.log {
+        json.int("server_log_errors", log.n_errors)
+            .int("server_log_warnings", log.n_warnings);
+        let _ = writeln!(
+            summary,
+            "server log: {} ERROR lines, {} WARN lines (one per wrong password)",
+            log.n_errors, log.n_warnings
+        );
+        ok &= log.n_errors == 0;
+    }
+    ok &= guessers.failures.count == 0 && guessers.guesses > 0;
+    Ok(Report::new(json, summary, ok))
 }
 
 /// `fanout`: M members in one room, S of them sending at a total rate.
@@ -138,7 +205,7 @@ pub(crate) fn fanout(context: &Context, params: FanoutParams) -> anyhow::Result<
     let senders = params.senders.clamp(1, members);
     let target = context.target(members)?;
     let deadline = Instant::now() + context.timeout;
-    let mut net = Net::new(target.addr())?;
+    let mut net = Net::new(target.endpoint())?;
     let names = (0..members).map(|i| format!("f{i}")).collect();
     let base = register(&mut net, names, SETUP_CONCURRENCY, deadline)?.base();
     let mut join = Command::new(base, members, &format!("/join {ROOM}"), b"OK join ");
@@ -150,36 +217,49 @@ pub(crate) fn fanout(context: &Context, params: FanoutParams) -> anyhow::Result<
     let mut flow = Flow::new(senders, pace, routing, seconds(params.secs), target.pid());
     measure(&mut net, &mut flow, params.secs)?;
     net.close_all();
-    let kind = target.kind();
+    let info = target.info();
     target.stop()?;
     let mut json = JsonLine::default();
     json.str("workload", "fanout")
         .int("members", members as u64)
         .int("senders", senders as u64)
         .num("rate", params.rate);
-    Ok(flow_report(json, kind, params.secs, &flow))
+    Ok(flow_report(json, &info, params.secs, &flow))
 }
 
-fn seconds(secs: f64) -> Duration {
+pub(crate) fn seconds(secs: f64) -> Duration {
     Duration::from_secs_f64(secs.max(0.001))
 }
 
-fn measure(net: &mut Net, flow: &mut Flow, secs: f64) -> anyhow::Result<()> {
+pub(crate) fn measure(net: &mut Net, flow: &mut Flow, secs: f64) -> anyhow::Result<()> {
     let deadline = Instant::now() + seconds(secs) + DRAIN;
     net.run(flow, deadline)?;
     Ok(())
 }
 
-/// The JSON fields and summary of a finished [`Flow`].
-fn flow_report(mut json: JsonLine, kind: &str, secs: f64, flow: &Flow) -> Report {
+/// The report of a finished [`Flow`].
+pub(crate) fn flow_report(json: JsonLine, info: &TargetInfo, secs: f64, flow: &Flow) -> Report {
+    let (json, summary, ok) = flow_parts(json, info, secs, flow);
+    Report::new(json, summary, ok)
+}
+
+/// The JSON fields and summary of a finished [`Flow`], and whether every
+/// message arrived exactly once, in order, with no client failing.
+pub(crate) fn flow_parts(
+    mut json: JsonLine,
+    info: &TargetInfo,
+    secs: f64,
+    flow: &Flow,
+) -> (JsonLine, String, bool) {
     let traffic = &flow.traffic;
     let integrity = traffic.integrity();
     let latency = traffic.latency.summary_us();
     let failures = traffic.unexpected.count + traffic.closed.count;
     let per_sec = traffic.delivered_in_window as f64 / secs.max(1e-9);
     let open_loop = traffic.lag.len() > 0;
-    json.str("server", kind)
-        .num("secs", secs)
+    let mut summary = String::new();
+    add_server(&mut json, &mut summary, info);
+    json.num("secs", secs)
         .int("sent", traffic.sent_total())
         .int("delivered", traffic.delivered)
         .num("msgs_per_sec", per_sec)
@@ -192,7 +272,8 @@ fn flow_report(mut json: JsonLine, kind: &str, secs: f64, flow: &Flow) -> Report
         .int("reordered", integrity.reordered)
         .int("bogus", integrity.bogus)
         .int("failures", failures as u64);
-    let mut summary = format!(
+    let _ = write!(
+        summary,
         "delivered {} of {} deliveries due; {per_sec:.0} deliveries/s in the {secs} s window\n\
          latency µs: p50 {:.1}, p99 {:.1}, p99.9 {:.1}, max {:.1}\n\
          lost {}, duplicated {}, reordered {}, bogus {}, client failures {}\n",
@@ -243,5 +324,5 @@ fn flow_report(mut json: JsonLine, kind: &str, secs: f64, flow: &Flow) -> Report
         json.str("first_failure", first);
         let _ = writeln!(summary, "first failure: {first}");
     }
-    Report::new(json, summary, integrity.is_clean() && failures == 0)
+    (json, summary, integrity.is_clean() && failures == 0)
 }

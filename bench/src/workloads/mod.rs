@@ -3,7 +3,10 @@
 //! every workload begins with.
 
 pub(crate) mod crowd;
+pub(crate) mod guessers;
 pub(crate) mod messages;
+pub(crate) mod rooms;
+pub(crate) mod signin;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -13,7 +16,7 @@ use anyhow::bail;
 use crate::json::JsonLine;
 use crate::net::{Handler, Net};
 use crate::setup::{Failures, Register};
-use crate::target::{ServerOptions, Target};
+use crate::target::{Needs, ServerOptions, Target, TargetInfo};
 use chinwag_bench_lib::procfs::CpuUse;
 
 /// Connection handshakes in flight while a message workload sets up.
@@ -37,7 +40,20 @@ impl Context {
     ///
     /// As [`Target::open`].
     pub(crate) fn target(&self, clients: usize) -> anyhow::Result<Target> {
-        Target::open(&self.server, clients + SPARE_CLIENTS)
+        self.target_with(Needs {
+            clients,
+            ..Needs::default()
+        })
+    }
+
+    /// Opens the target as `needs` asks, with spare connections.
+    ///
+    /// # Errors
+    ///
+    /// As [`Target::open`].
+    pub(crate) fn target_with(&self, needs: Needs) -> anyhow::Result<Target> {
+        let clients = needs.clients + SPARE_CLIENTS;
+        Target::open(&self.server, &Needs { clients, ..needs })
     }
 }
 
@@ -155,5 +171,19 @@ pub(crate) fn add_cpu(json: &mut JsonLine, summary: &mut String, cpu: &CpuUse) {
         cpu.wall,
         show(cpu.bench),
         show(cpu.server)
+    );
+}
+
+/// Adds which server ran, whether over TLS, and where it kept its data.
+pub(crate) fn add_server(json: &mut JsonLine, summary: &mut String, info: &TargetInfo) {
+    json.str("server", info.kind)
+        .bool("tls", info.tls)
+        .str("data", &info.data);
+    let _ = writeln!(
+        summary,
+        "server: {}{}, data: {}",
+        info.kind,
+        if info.tls { ", over TLS" } else { "" },
+        info.data
     );
 }

@@ -1,16 +1,27 @@
 //! The client side of every workload: thousands of non-blocking TCP
-//! connections driven by one `mio` event loop on one thread. Reads are
+//! connections driven by one `mio` event loop on one thread, in clear or
+//! over TLS (a rustls session per connection, fed with `read_tls` and
+//! drained with `write_tls` on the same non-blocking socket). Reads are
 //! drained until `WouldBlock` (mio is edge-triggered) and split into lines;
-//! writes are queued per connection and flushed once per loop turn, so
-//! several lines ready for one socket leave in one `write` call.
+//! the telnet echo offer around a password (`IAC WILL ECHO`, `IAC WONT
+//! ECHO`, at the start of a line's bytes) is removed there. Writes are
+//! queued per connection and flushed once per loop turn, so several lines
+//! ready for one socket leave in one `write` call.
 
 use std::io::{self, Read as _, Write as _};
+
+use self::socket::{Got, read_records, without_echo_offer, write_plain, write_records};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+mod socket;
 
 use anyhow::Context as _;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use rustls::ClientConnection;
+
+use crate::tls::TlsClient;
 
 /// Bytes read from a socket in one `read` call.
 const READ_CHUNK: usize = 64 * 1024;
@@ -42,9 +53,20 @@ pub(crate) struct IoCounters {
     pub(crate) reads: u64,
 }
 
+/// Where the connections go, and whether they speak TLS.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    /// The server's address (its TLS listener's, with `tls`).
+    pub(crate) addr: SocketAddr,
+    /// TLS on every connection, trusting this.
+    pub(crate) tls: Option<TlsClient>,
+}
+
 /// One client connection.
 struct Conn {
     stream: Option<TcpStream>,
+    /// The TLS session over `stream`, on a TLS endpoint.
+    tls: Option<Box<ClientConnection>>,
     connected: bool,
     inbuf: Vec<u8>,
     out: Vec<u8>,
@@ -56,7 +78,7 @@ struct Conn {
 /// from 0 in the order they were opened and never renumbered.
 pub(crate) struct Net {
     poll: Poll,
-    addr: SocketAddr,
+    endpoint: Endpoint,
     conns: Vec<Conn>,
     dirty: Vec<usize>,
     closed: Vec<(usize, String)>,
@@ -65,15 +87,15 @@ pub(crate) struct Net {
 }
 
 impl Net {
-    /// An event loop whose connections go to `addr`.
+    /// An event loop whose connections go to `endpoint`.
     ///
     /// # Errors
     ///
     /// The `epoll` instance cannot be created.
-    pub(crate) fn new(addr: SocketAddr) -> anyhow::Result<Net> {
+    pub(crate) fn new(endpoint: Endpoint) -> anyhow::Result<Net> {
         Ok(Net {
             poll: Poll::new().context("cannot create the event loop")?,
-            addr,
+            endpoint,
             conns: Vec::new(),
             dirty: Vec::new(),
             closed: Vec::new(),
@@ -97,7 +119,20 @@ impl Net {
     /// [`Handler::on_closed`] on the next loop turn.
     pub(crate) fn connect(&mut self) -> usize {
         let id = self.conns.len();
-        let stream = TcpStream::connect(self.addr).and_then(|mut stream| {
+        let tls = match self.endpoint.tls.as_ref().map(TlsClient::session) {
+            Some(Ok(mut session)) => {
+                // The queue before the handshake ends is ours to bound.
+                session.set_buffer_limit(None);
+                Some(Box::new(session))
+            }
+            Some(Err(error)) => {
+                self.conns.push(Conn::new(None, None));
+                self.closed.push((id, format!("tls: {error}")));
+                return id;
+            }
+            None => None,
+        };
+        let stream = TcpStream::connect(self.endpoint.addr).and_then(|mut stream| {
             stream.set_nodelay(true)?;
             self.poll.registry().register(
                 &mut stream,
@@ -110,14 +145,7 @@ impl Net {
             Ok(stream) => (Some(stream), None),
             Err(error) => (None, Some(format!("connect: {error}"))),
         };
-        self.conns.push(Conn {
-            stream,
-            connected: false,
-            inbuf: Vec::new(),
-            out: Vec::new(),
-            out_pos: 0,
-            queued: false,
-        });
+        self.conns.push(Conn::new(stream, tls));
         if let Some(why) = error {
             self.closed.push((id, why));
         }
@@ -198,8 +226,8 @@ impl Net {
         }
     }
 
-    /// Runs the loop for `pause` with `handler` taking whatever arrives, so
-    /// the clients keep reading while the caller waits.
+    /// Runs the loop for `pause` with `handler` taking whatever arrives
+    /// (and ticking), so the clients keep reading while the caller waits.
     ///
     /// # Errors
     ///
@@ -216,6 +244,9 @@ impl Net {
             }
             fn on_closed(&mut self, net: &mut Net, id: usize, why: &str) {
                 self.0.on_closed(net, id, why);
+            }
+            fn on_tick(&mut self, net: &mut Net, now: Instant) -> Option<Instant> {
+                self.0.on_tick(net, now)
             }
             fn is_done(&self) -> bool {
                 Instant::now() >= self.1
@@ -269,45 +300,68 @@ impl Net {
     }
 
     /// Writes what is queued for `id`, normally in one call, until done or
-    /// the socket is full (then the writable event resumes it).
+    /// the socket is full (then the writable event resumes it). On TLS the
+    /// plaintext moves into the session, which is drained as records.
     fn write_out(&mut self, id: usize) {
         let conn = &mut self.conns[id];
         let Some(stream) = conn.stream.as_mut() else {
             conn.out.clear();
+            conn.out_pos = 0;
             return;
         };
         if !conn.connected {
             return;
         }
-        while conn.out_pos < conn.out.len() {
-            match stream.write(&conn.out[conn.out_pos..]) {
-                Ok(0) => return self.fail(id, "write returned 0".to_owned()),
-                Ok(n) => {
-                    conn.out_pos += n;
-                    self.counters.writes += 1;
-                    self.counters.bytes_written += n as u64;
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return self.fail(id, format!("write: {error}")),
+        let result = match conn.tls.as_deref_mut() {
+            None => write_plain(stream, &conn.out, &mut conn.out_pos, &mut self.counters),
+            Some(session) => {
+                // The session's buffer is unlimited: it takes every byte.
+                let _ = session.writer().write_all(&conn.out[conn.out_pos..]);
+                conn.out_pos = conn.out.len();
+                write_records(stream, session, &mut self.counters)
             }
+        };
+        match result {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(error) => return self.fail(id, format!("write: {error}")),
         }
-        conn.out.clear();
-        conn.out_pos = 0;
+        let conn = &mut self.conns[id];
+        if conn.out_pos == conn.out.len() {
+            conn.out.clear();
+            conn.out_pos = 0;
+        }
     }
 
     /// Reads until `WouldBlock`, handing every complete line to `handler`.
     fn read_all<H: Handler>(&mut self, id: usize, handler: &mut H) {
         let mut scratch = std::mem::take(&mut self.scratch);
-        while let Some(stream) = self.conns[id].stream.as_mut() {
-            match stream.read(&mut scratch) {
-                Ok(0) => {
+        loop {
+            let conn = &mut self.conns[id];
+            let Some(stream) = conn.stream.as_mut() else {
+                break;
+            };
+            let read = match conn.tls.as_deref_mut() {
+                None => stream.read(&mut scratch).map(Got::Bytes),
+                Some(session) => read_records(stream, session, &mut scratch),
+            };
+            match read {
+                Ok(Got::Eof) | Ok(Got::Bytes(0)) => {
                     self.fail(id, "closed by the server".to_owned());
                     break;
                 }
-                Ok(n) => {
+                Ok(Got::Bytes(n)) => {
                     self.counters.reads += 1;
                     self.split_lines(id, &scratch[..n], handler);
+                }
+                Ok(Got::Records { plaintext, reply }) => {
+                    self.counters.reads += 1;
+                    if plaintext > 0 {
+                        self.split_lines(id, &scratch[..plaintext], handler);
+                    }
+                    if reply {
+                        self.write_out(id);
+                    }
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -335,7 +389,7 @@ impl Net {
             if let [rest @ .., b'\r'] = line {
                 line = rest;
             }
-            handler.on_line(self, id, line);
+            handler.on_line(self, id, without_echo_offer(line));
             start += offset + 1;
         }
         if joined {
@@ -344,5 +398,19 @@ impl Net {
             pending.extend_from_slice(&chunk[start..]);
         }
         self.conns[id].inbuf = pending;
+    }
+}
+
+impl Conn {
+    fn new(stream: Option<TcpStream>, tls: Option<Box<ClientConnection>>) -> Conn {
+        Conn {
+            stream,
+            tls,
+            connected: false,
+            inbuf: Vec::new(),
+            out: Vec::new(),
+            out_pos: 0,
+            queued: false,
+        }
     }
 }
