@@ -182,8 +182,8 @@ fn clock_seed() -> u64 {
 
 /// Starts our own server: `chinwagd --bind 127.0.0.1:0 --data none` with
 /// default flags (unlike the bench's, flood control stays on and
-/// `--password-tries` is 10, as in production), `MALLOC_ARENA_MAX=2` and a
-/// fixed `MALLOC_MMAP_THRESHOLD_`, its log scanned for the exit check.
+/// `--password-tries` is 10, as in production) and `MALLOC_ARENA_MAX=2`,
+/// its log scanned for the exit check.
 fn start_server() -> anyhow::Result<OwnServer> {
     let log_level = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
     // glibc gives busy threads arenas of their own (up to 8 per core),
@@ -192,20 +192,11 @@ fn start_server() -> anyhow::Result<OwnServer> {
     // all. Two arenas keep the RSS figure a leak signal; a caller who
     // wants the default sets MALLOC_ARENA_MAX themselves.
     let arenas = std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into());
-    // And a fixed mmap threshold (glibc's default value, 128 KiB): with
-    // glibc's moving one the server keeps each password check's 19 MiB
-    // Argon2 block resident (about 19 MiB per connection that checked a
-    // password, not given back even when it closes). That is a server
-    // problem, measured by `chinwag-bench connect --register` and written
-    // up in docs/performance.md; until it is fixed, the fixed threshold
-    // keeps it from drowning every other leak this check can see.
-    let threshold = std::env::var("MALLOC_MMAP_THRESHOLD_").unwrap_or_else(|_| "131072".into());
     OwnServer::start(&Launch {
         flags: Vec::new(),
         env: vec![
             ("RUST_LOG", log_level),
             ("MALLOC_ARENA_MAX", arenas),
-            ("MALLOC_MMAP_THRESHOLD_", threshold),
         ],
         scan_stderr: true,
         start_timeout: Duration::from_secs(10),
