@@ -263,6 +263,12 @@ impl Model {
             ServerLine::Parted(room, name, _) => self.on_parted(room, name),
             ServerLine::Msg(from, text) => self.on_msg(from, text),
             ServerLine::Room(room, from, text) => self.on_room_msg(room, from, text),
+            // The operator left and the room chose the next: only a member
+            // hears it.
+            ServerLine::Op(room, _) => match &self.place {
+                Place::Room { folded, .. } if *folded == fold(room) => Ok(()),
+                place => Err(format!("OP in {room} while {place:?}")),
+            },
             other => Err(format!("unexpected {} line outside a reply", other.tag())),
         }
     }
