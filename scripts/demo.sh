@@ -10,10 +10,15 @@
 #   scripts/demo.sh stop [SESSION]
 #                             stop the demo (every chinwag-demo-* session
 #                             when no SESSION is given)
+#   --cluster N               (before the above) N nodes (2 to 5) on a
+#                             private redis-server instead of one chinwagd,
+#                             the users spread over them; what
+#                             scripts/cluster-demo.sh runs
 #
 # The server and the clients run inside the tmux session, so closing it
 # (this script's `stop`, `tmux kill-session`, or Ctrl-b : kill-session)
-# ends every process the demo started. Needs tmux.
+# ends every process the demo started. Needs tmux (and, with --cluster,
+# redis-server).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export LC_NUMERIC=C # `read -t 0.2`
@@ -58,6 +63,12 @@ stop_session() {
 
 mode=start
 stop_target=
+nodes=0
+if [[ ${1:-} == --cluster ]]; then
+    nodes=${2:-}
+    [[ $nodes =~ ^[2-5]$ ]] || { echo "demo.sh: --cluster takes 2 to 5 nodes" >&2; exit 2; }
+    shift 2
+fi
 case ${1:-} in
     "") ;;
     --check) mode=check ;;
@@ -67,6 +78,11 @@ case ${1:-} in
 esac
 
 need_tmux
+if ((nodes > 0)) && ! command -v redis-server >/dev/null 2>&1; then
+    echo "demo.sh: --cluster needs redis-server, which is not installed." >&2
+    echo "         Install it (Debian, Ubuntu: sudo apt-get install redis-server) and run this again." >&2
+    exit 1
+fi
 never=$(mktemp -u "${TMPDIR:-/tmp}/chinwag-demo-never.XXXXXX")
 mkfifo "$never"
 cleanup_never() { rm -f "$never"; }
@@ -126,26 +142,84 @@ trap : INT # Ctrl-C is for chinwagd (which says goodbye to everyone), not for sh
 printf "\n[chinwagd exited with status %s] Enter: end the demo (closes every pane)\n" "$?"
 read -r _
 tmux kill-session -t "=$3"'
+# The cluster: a redis-server on a free port (in a private directory,
+# keeping nothing on disk), then the nodes one after the other; their
+# logs share the pane, and the first line of the port file gives Redis's
+# port and where the nodes listen, once they all do. Ctrl-C stops them all (and Redis).
+# shellcheck disable=SC2016 # $1 to $5 are bash's
+cluster_script='
+trap : INT
+# Redis ignores the hangup that closing the session sends: stop it (and
+# the nodes) on the way out, however that comes.
+stop() { kill $(jobs -p) 2>/dev/null; wait; rm -rf "$dir" "$portfile".*; }
+trap "stop; exit 129" HUP
+trap "stop; exit 143" TERM
+bin=$1 portfile=$2 session=$3 nodes=$4 dir=$5
+port=
+for try in 1 2 3 4 5 6 7 8 9 10; do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    redis-server --port "$p" --bind 127.0.0.1 --save "" --appendonly no \
+        --dir "$dir" --logfile "$dir/redis.log" &
+    for i in $(seq 50); do
+        redis-cli -p "$p" ping >/dev/null 2>&1 && { port=$p; break 2; }
+        sleep 0.1
+    done
+    kill "$!" 2>/dev/null
+done
+if [ -n "$port" ]; then
+    echo "[redis-server on 127.0.0.1:$port]"
+    addrs=
+    for k in $(seq "$nodes"); do
+        "$1" --bind 127.0.0.1:0 --data none --cluster "redis://127.0.0.1:$port" --node-id "node$k" >"$portfile.$k" &
+        for i in $(seq 100); do
+            line=$(head -n 1 "$portfile.$k")
+            case $line in "listening on "*) addrs="$addrs ${line#listening on }"; break ;; esac
+            sleep 0.1
+        done
+    done
+    echo "$port$addrs" >"$portfile"
+    wait
+else
+    echo "[no free port for redis-server after 10 tries]"
+fi
+stop
+printf "\n[the cluster stopped] Enter: end the demo (closes every pane)\n"
+read -r _
+tmux kill-session -t "=$3"'
 portfile=$(mktemp "${TMPDIR:-/tmp}/chinwag-demo-port.XXXXXX")
-server_pane=$(tmux new-session -d -s "$session" -n chinwag -x 200 -y 50 -P -F '#{pane_id}' -- \
-    sh -c "$server_script" sh "$bin/chinwagd" "$portfile" "$session")
-tmux select-pane -t "$server_pane" -T "chinwagd (log)"
-addr=
-for ((i = 0; i < 100; i++)); do
+if ((nodes > 0)); then
+    cluster_dir=$(mktemp -d "${TMPDIR:-/tmp}/chinwag-demo-redis.XXXXXX")
+    server_pane=$(tmux new-session -d -s "$session" -n chinwag -x 200 -y 50 -P -F '#{pane_id}' -- \
+        bash -c "$cluster_script" bash "$bin/chinwagd" "$portfile" "$session" "$nodes" "$cluster_dir")
+    tmux select-pane -t "$server_pane" -T "redis-server and $nodes chinwagd nodes (logs)"
+else
+    server_pane=$(tmux new-session -d -s "$session" -n chinwag -x 200 -y 50 -P -F '#{pane_id}' -- \
+        sh -c "$server_script" sh "$bin/chinwagd" "$portfile" "$session")
+    tmux select-pane -t "$server_pane" -T "chinwagd (log)"
+fi
+addrs=()
+for ((i = 0; i < 300; i++)); do
     line=$(head -n 1 "$portfile")
-    if [[ $line == "listening on "* ]]; then
-        addr=${line#listening on }
+    if ((nodes == 0)) && [[ $line == "listening on "* ]]; then
+        addrs=("${line#listening on }")
+        break
+    fi
+    if ((nodes > 0)) && [[ -n $line ]]; then
+        read -r redis_port line <<<"$line"
+        read -ra addrs <<<"$line"
         break
     fi
     tmux has-session -t "=$session" 2>/dev/null || break
     pause 0.1
 done
 rm -f "$portfile"
-if [[ -z $addr ]]; then
-    echo "demo.sh: chinwagd did not say where it listens within 10 s" >&2
+if ((${#addrs[@]} == 0 || (nodes > 0 && ${#addrs[@]} != nodes))); then
+    echo "demo.sh: the server did not say where it listens within 30 s" >&2
     tmux capture-pane -p -t "$server_pane" >&2 2>/dev/null || true
     exit 1
 fi
+addr=${addrs[0]}
 
 # A client pane: chinwag with its name; when it exits, the pane stays and
 # offers to connect again without a name (chinwag then asks for one, so a
@@ -161,13 +235,17 @@ while :; do
     "$1" --server "$2"
     status=$?
 done'
-declare -A pane
+declare -A pane where
 last=$server_pane
+n=0
 for u in "${users[@]}"; do
+    # In a cluster, A on the first node, B on the second, and so on.
+    where[$u]=${addrs[n % ${#addrs[@]}]}
+    n=$((n + 1))
     pane[$u]=$(tmux split-window -d -t "$last" -P -F '#{pane_id}' -- \
-        sh -c "$client_script" sh "$bin/chinwag" "$addr" "$u")
+        sh -c "$client_script" sh "$bin/chinwag" "${where[$u]}" "$u")
     last=${pane[$u]}
-    tmux select-pane -t "${pane[$u]}" -T "$u"
+    tmux select-pane -t "${pane[$u]}" -T "$u on ${where[$u]}"
     tmux select-layout -t "$server_pane" tiled >/dev/null
 done
 tmux set-option -w -t "$server_pane" pane-border-status top >/dev/null
@@ -197,11 +275,11 @@ check_failed() {
 }
 
 if [[ $mode == check ]]; then
-    echo "demo.sh --check: chinwagd on $addr in tmux session $session"
+    echo "demo.sh --check: chinwagd on ${addrs[*]} in tmux session $session"
     for u in "${users[@]}"; do
         wait_for "${pane[$u]}" "welcome, $u!" || check_failed "client $u shows no \"welcome, $u!\""
         wait_for "${pane[$u]}" "menu>" || check_failed "client $u shows no menu> prompt"
-        echo "  $u: connected, named $u, at the menu"
+        echo "  $u: connected to ${where[$u]}, named $u, at the menu"
     done
     tmux send-keys -t "${pane[A]}" -l /list
     tmux send-keys -t "${pane[A]}" Enter
@@ -212,11 +290,16 @@ if [[ $mode == check ]]; then
     for pid in $pids; do
         if kill -0 "$pid" 2>/dev/null; then check_failed "process $pid still runs after stopping"; fi
     done
-    if (exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}") 2>/dev/null; then
-        check_failed "chinwagd still accepts connections on $addr after stopping"
-    fi
-    if pgrep -f -- "--server $addr" >/dev/null; then
-        check_failed "a chinwag for $addr still runs after stopping: $(pgrep -af -- "--server $addr")"
+    for addr in "${addrs[@]}"; do
+        if (exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}") 2>/dev/null; then
+            check_failed "chinwagd still accepts connections on $addr after stopping"
+        fi
+        if pgrep -f -- "--server $addr" >/dev/null; then
+            check_failed "a chinwag for $addr still runs after stopping: $(pgrep -af -- "--server $addr")"
+        fi
+    done
+    if ((nodes > 0)) && (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null; then
+        check_failed "redis-server still accepts connections on port $redis_port after stopping"
     fi
     echo "demo.sh --check: ok (session stopped, no process left)"
     exit 0
@@ -225,7 +308,7 @@ fi
 started=true
 cat <<EOF
 
-chinwag demo: chinwagd on $addr, clients A B C D E in tmux session $session
+chinwag demo: chinwagd on ${addrs[*]}, clients A B C D E in tmux session $session
 
   attach:  tmux attach -t $session
   stop:    scripts/demo.sh stop $session    (or, in tmux, Ctrl-b : kill-session)
