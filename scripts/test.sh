@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. The server's tests drive the real
-# `telnet` program under `expect`, so this installs them first when they are
-# missing (as root, through apt-get); without them the tests fail, never skip.
+# `telnet` program under `expect` and start private `redis-server`s for the
+# cluster, so this installs them first when they are missing (as root,
+# through apt-get); without them the tests fail, never skip.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 missing=()
-for tool in telnet expect; do
+for tool in telnet expect redis-server; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if ((${#missing[@]} > 0)); then
