@@ -24,7 +24,7 @@ use crate::outbox::{Delivery, Item, Outbox, Peer};
 use crate::shared::Shared;
 
 /// How long one `XREAD` blocks for new entries.
-const BLOCK: Duration = Duration::from_millis(500);
+const BLOCK: Duration = Duration::from_millis(250);
 /// Entries taken per read.
 const COUNT: usize = 256;
 /// Told to a user whose line was answered `ERR try-later` but reached the

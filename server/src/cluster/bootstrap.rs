@@ -103,6 +103,20 @@ fn join_in_turn(
         .arg(&cluster.config.node_id)
         .query(con)
         .map_err(unreachable)?;
+    let running: Vec<u32> = redis::cmd("ZRANGEBYSCORE")
+        .arg("cw:nodes")
+        .arg(format!("({}", now.unix_ms))
+        .arg("+inf")
+        .query(con)
+        .map_err(unreachable)?;
+    let settings = Settings::of(&shared.config);
+    if let Err(error) = check_settings(con, &settings, running.iter().all(|&other| other == node)) {
+        let _: redis::RedisResult<i64> = redis::cmd("ZREM").arg("cw:nodes").arg(node).query(con);
+        return Err(match error {
+            Mismatch::Redis(error) => unreachable(error),
+            Mismatch::Differ { ours, theirs } => ClusterError::Settings { ours, theirs },
+        });
+    }
     let mut text = String::from("B\t0\n");
     log::encode(
         &[Record {
@@ -112,13 +126,6 @@ fn join_in_turn(
         &mut text,
     );
     let hello = redis_io::append(con, node, &text).map_err(unreachable)?;
-    let running: Vec<u32> = redis::cmd("ZRANGEBYSCORE")
-        .arg("cw:nodes")
-        .arg(format!("({}", now.unix_ms))
-        .arg("+inf")
-        .query(con)
-        .map_err(unreachable)?;
-    let settings = Settings::of(&shared.config);
     let (hub, members) = if running.iter().all(|&other| other == node) {
         let memory = durable::load(con, &shared.config).map_err(unreachable)?;
         tracing::info!("no node is running: the hub starts from the durable keys");
@@ -159,4 +166,34 @@ fn await_handover(
         shared.sleep(POLL);
     }
     Ok(None)
+}
+
+enum Mismatch {
+    Redis(redis::RedisError),
+    Differ { ours: String, theirs: String },
+}
+
+/// The settings that shape the shared state must be the same on every
+/// node: the first node writes them, every later one compares.
+fn check_settings(con: &mut Connection, settings: &Settings, first: bool) -> Result<(), Mismatch> {
+    let ours = format!(
+        "--history {} --history-rooms {} --password-tries {}",
+        settings.history_per_room, settings.history_rooms, settings.password_tries
+    );
+    if first {
+        let _: () = redis::cmd("SET")
+            .arg("cw:settings")
+            .arg(&ours)
+            .query(con)
+            .map_err(Mismatch::Redis)?;
+        return Ok(());
+    }
+    let theirs: Option<String> = redis::cmd("GET")
+        .arg("cw:settings")
+        .query(con)
+        .map_err(Mismatch::Redis)?;
+    match theirs {
+        Some(theirs) if theirs != ours => Err(Mismatch::Differ { ours, theirs }),
+        _ => Ok(()),
+    }
 }

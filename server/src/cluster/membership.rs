@@ -46,7 +46,7 @@ fn run(cluster: &Cluster) {
             }
         }
         let spent = started.elapsed();
-        thread::sleep(BEAT.saturating_sub(spent));
+        cluster.pause(BEAT.saturating_sub(spent));
     }
     // A clean stop: this node is gone at once, not after its timeout.
     if let Some(connection) = con.as_mut() {

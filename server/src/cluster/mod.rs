@@ -93,6 +93,14 @@ pub enum ClusterError {
     /// No running node handed over its state in time.
     #[error("no running node sent its state within {0:?}; try again")]
     NoSnapshot(Duration),
+    /// This node's settings differ from the cluster's.
+    #[error("this node has {ours}, the running cluster {theirs}; they must be equal on every node")]
+    Settings {
+        /// This node's.
+        ours: String,
+        /// The cluster's.
+        theirs: String,
+    },
     /// The state a running node handed over cannot be read (nodes of
     /// different versions?).
     #[error("the state handed over by a running node cannot be read: {0}")]
@@ -146,6 +154,9 @@ pub(crate) struct Cluster {
     unlogged: Mutex<Vec<Record>>,
     durable: durable::Writer,
     stopping: AtomicBool,
+    /// Dropped by `stop`, which wakes every pausing thread at once.
+    wake_tx: Mutex<Option<Sender<()>>>,
+    wake_rx: Receiver<()>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -163,6 +174,7 @@ impl Cluster {
         let settings = info.redis_settings().clone().set_skip_set_lib_name();
         let client = redis::Client::open(info.set_redis_settings(settings)).map_err(bad_url)?;
         let (submissions, submissions_rx) = crossbeam_channel::unbounded();
+        let (wake_tx, wake_rx) = crossbeam_channel::bounded(0);
         Ok(Cluster {
             durable: durable::Writer::new(client.clone()),
             config,
@@ -176,6 +188,8 @@ impl Cluster {
             next_conn: AtomicU64::new(1),
             unlogged: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
+            wake_tx: Mutex::new(Some(wake_tx)),
+            wake_rx,
             threads: Mutex::new(Vec::new()),
         })
     }
@@ -298,9 +312,15 @@ impl Cluster {
         self.stopping.load(Ordering::Acquire)
     }
 
+    /// Waits for `duration`, or until the node stops.
+    pub(crate) fn pause(&self, duration: Duration) {
+        let _ = self.wake_rx.recv_timeout(duration);
+    }
+
     /// Stops the node's threads (the connections are closed by the server).
     pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
+        self.wake_tx.lock().take();
         self.durable.stop();
         let threads: Vec<JoinHandle<()>> = self.threads.lock().drain(..).collect();
         for thread in threads {

@@ -136,7 +136,7 @@ fn settle_in_doubt(
                     cluster.unlogged.lock().extend(departures);
                     return;
                 }
-                thread::sleep(IDLE);
+                cluster.pause(IDLE);
             }
         }
     };

@@ -565,3 +565,23 @@ fn a_node_that_cannot_reach_redis_says_so_and_exits() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot reach Redis"), "stderr: {stderr}");
 }
+
+#[test]
+fn a_node_whose_shared_settings_differ_is_refused() {
+    let cluster = Cluster::start(1, &[]);
+    let output = Command::new(env!("CARGO_BIN_EXE_chinwagd"))
+        .args(["--bind", "127.0.0.1:0", "--data", "none", "--history", "10"])
+        .args(["--cluster", &cluster.redis.url()])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run chinwagd");
+    assert!(!output.status.success(), "exited {}", output.status);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--history 10") && stderr.contains("--history 50"),
+        "stderr: {stderr}"
+    );
+    // The running node is undisturbed, and knows of no other member.
+    let mut alice = login(&cluster, 0, "alice");
+    assert_eq!(list(&mut alice), ["USER alice available -"]);
+}

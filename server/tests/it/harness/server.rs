@@ -38,11 +38,10 @@ pub(crate) struct Server {
 
 /// The rest of a cluster behind a [`Server`] in the parity run.
 struct Rest {
-    others: Vec<Server>,
     /// Counts connections, to spread them over the nodes in turn.
     next: AtomicUsize,
-    /// Kept for its `Drop`, which stops Redis after the nodes.
-    _redis: Redis,
+    /// The other nodes, and Redis.
+    cluster: Cluster,
 }
 
 /// Flags about one process: a test that sets one is about that process
@@ -148,11 +147,9 @@ impl Server {
         command.args(["--cluster", &url, "--node-id", "node1"]);
         let mut first = Server::start_command_with(command, cluster.diagnostics.clone());
         cluster.add_node();
-        let Cluster { nodes, redis, .. } = cluster;
         first.rest = Some(Box::new(Rest {
-            others: nodes,
             next: AtomicUsize::new(0),
-            _redis: redis,
+            cluster,
         }));
         first
     }
@@ -163,10 +160,10 @@ impl Server {
         let Some(rest) = &self.rest else {
             return self.addr;
         };
-        let turn = rest.next.fetch_add(1, Ordering::Relaxed) % (rest.others.len() + 1);
+        let turn = rest.next.fetch_add(1, Ordering::Relaxed) % (rest.cluster.nodes.len() + 1);
         match turn {
             0 => self.addr,
-            n => rest.others[n - 1].addr,
+            n => rest.cluster.nodes[n - 1].addr,
         }
     }
 
@@ -243,7 +240,7 @@ impl Server {
     /// kill(1) because the workspace forbids `unsafe` (and so `libc::kill`).
     /// In the parity run every node gets the signal.
     pub(crate) fn signal(&self, name: &str) {
-        for other in self.rest.iter().flat_map(|rest| &rest.others) {
+        for other in self.rest.iter().flat_map(|rest| &rest.cluster.nodes) {
             other.signal(name);
         }
         let pid = self.child.as_ref().expect("server running").id();
@@ -259,7 +256,7 @@ impl Server {
     /// the parity run, every node; the first node's status is returned).
     pub(crate) fn wait_exit(&mut self) -> ExitStatus {
         if let Some(rest) = self.rest.as_mut() {
-            for other in &mut rest.others {
+            for other in &mut rest.cluster.nodes {
                 let status = other.wait_exit();
                 if !status.success() {
                     self.fail(&format!("another node exited with {status}"));
@@ -409,14 +406,35 @@ fn register(mut client: Client, name: &str) -> Client {
     client
 }
 
+impl Server {
+    /// Sends SIGTERM, quietly (for `Drop`).
+    fn terminate(&self) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .args(["-s", "TERM", &child.id().to_string()])
+                .status();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Every node is told at once; each `Drop` then waits for its own.
+        for node in &self.nodes {
+            node.terminate();
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
+        for other in self.rest.iter().flat_map(|rest| &rest.cluster.nodes) {
+            other.terminate();
+        }
+        self.terminate();
         let Some(mut child) = self.child.take() else {
             return;
         };
-        let _ = Command::new("kill")
-            .args(["-s", "TERM", &child.id().to_string()])
-            .status();
         let deadline = Instant::now() + EXIT_TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
