@@ -299,6 +299,36 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever another program or a bug puts in the stream, reading
+        /// it never panics, and a record read back writes the same text.
+        #[test]
+        fn any_text_is_read_without_panicking(text in "\\PC{0,80}", tabs in 0usize..6) {
+            let text = format!("{text}{}", "\t1".repeat(tabs));
+            if let Ok(record) = decode(&text) {
+                let mut again = String::new();
+                encode(&[record.clone()], &mut again);
+                proptest::prop_assert_eq!(decode(again.trim_end_matches('\n')), Ok(record));
+            }
+        }
+
+        /// Every line a user can send survives the log unchanged, unless
+        /// it is a password command (then `loggable` changed it).
+        #[test]
+        fn lines_survive_the_log(line in "[^\n\r]{0,200}", conn in 0u64..(1 << 50), ms in 0u64..(1 << 45)) {
+            let logged = loggable(&line);
+            let record = Record { at: at(ms), what: What::Line(conn, logged.clone()) };
+            let mut text = String::new();
+            encode(&[record.clone()], &mut text);
+            proptest::prop_assert_eq!(decode(text.trim_end_matches('\n')), Ok(record));
+            let secret = line.strip_prefix('/').and_then(|rest| Verb::of(rest.split(' ').next().unwrap_or("")))
+                .is_some_and(|verb| verb.args().is_secret());
+            if !secret {
+                proptest::prop_assert_eq!(logged, line);
+            }
+        }
+    }
+
     #[test]
     fn malformed_records_are_refused() {
         for text in [
