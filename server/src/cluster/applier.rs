@@ -49,6 +49,9 @@ pub(super) struct Handover {
 }
 
 pub(super) fn spawn(cluster: Arc<Cluster>, shared: Arc<Shared>, start: Start) -> JoinHandle<()> {
+    for &member in &start.members {
+        cluster.saw_number(member);
+    }
     let applier = Applier {
         cluster,
         shared,
@@ -238,6 +241,7 @@ impl Applier {
                 controls.push(Control::default());
             }
             What::Hello(node) => {
+                self.cluster.saw_number(*node);
                 self.members.insert(*node);
                 let donor = self.members.iter().copied().find(|member| member != node);
                 if *node != me && donor == Some(me) {
@@ -366,6 +370,9 @@ impl Applier {
             }
             match bootstrap::join(&self.cluster, &self.shared) {
                 Ok(start) => {
+                    for &member in &start.members {
+                        self.cluster.saw_number(member);
+                    }
                     self.last_id = start.after;
                     self.members = start.members;
                     self.con = None;

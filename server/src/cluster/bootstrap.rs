@@ -26,6 +26,17 @@ const TURN_HOLD_MS: u64 = 15_000;
 const HANDOVER_WAIT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(50);
 
+/// A node number never given before, also after Redis lost its data (and
+/// the counter): past the highest number this node has seen.
+const NEXT_NUMBER: &str = r#"
+local n = redis.call("INCR", KEYS[1])
+local floor = tonumber(ARGV[1])
+if n <= floor then
+    n = floor + 1
+    redis.call("SET", KEYS[1], n)
+end
+return n"#;
+
 /// Releases the turn only if it is still ours.
 const RELEASE_TURN: &str = r#"if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end"#;
 
@@ -35,13 +46,15 @@ pub(super) fn join(cluster: &Arc<Cluster>, shared: &Arc<Shared>) -> Result<Start
         detail: error.to_string(),
     };
     let mut con = redis_io::connect(&cluster.client, CALL_TIMEOUT).map_err(unreachable)?;
-    let node: u32 = redis::cmd("INCR")
-        .arg("cw:node-seq")
-        .query(&mut con)
+    let node: u32 = redis::Script::new(NEXT_NUMBER)
+        .key("cw:node-seq")
+        .arg(cluster.highest_number())
+        .invoke(&mut con)
         .map_err(unreachable)?;
     cluster
         .node
         .store(node, std::sync::atomic::Ordering::Release);
+    cluster.saw_number(node);
     let token = format!("{node}:{}", cluster.config.node_id);
     take_turn(shared, &mut con, &token).map_err(unreachable)?;
     let joined = join_in_turn(cluster, shared, &mut con, node);

@@ -141,6 +141,9 @@ pub(crate) struct Cluster {
     client: redis::Client,
     /// This node's number (from `INCR cw:node-seq`); a new one on rejoin.
     node: AtomicU32,
+    /// The highest node number this node has seen: a number is never
+    /// reused, even when Redis loses its counter.
+    highest: AtomicU32,
     submissions: Sender<Submission>,
     submissions_rx: Receiver<Submission>,
     /// Submissions waiting for their node to apply them.
@@ -180,6 +183,7 @@ impl Cluster {
             config,
             client,
             node: AtomicU32::new(0),
+            highest: AtomicU32::new(0),
             submissions,
             submissions_rx,
             waiting: Mutex::new(HashMap::new()),
@@ -221,6 +225,16 @@ impl Cluster {
     /// This node's number.
     pub(crate) fn node(&self) -> u32 {
         self.node.load(Ordering::Acquire)
+    }
+
+    /// The highest node number seen so far.
+    pub(crate) fn highest_number(&self) -> u32 {
+        self.highest.load(Ordering::Acquire)
+    }
+
+    /// Notes a node number seen in the log.
+    pub(crate) fn saw_number(&self, node: u32) {
+        self.highest.fetch_max(node, Ordering::AcqRel);
     }
 
     /// A connection id no other node will use.

@@ -12,6 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::harness::{Client, Cluster, Redis, join_room, list};
+use crate::races::race_for_one_name;
 
 /// The protocol's bounds for a dead node: its users' disconnects reach the
 /// others within 15 s, its names are free within 30 s.
@@ -31,6 +32,56 @@ fn chat(a: &mut Client, a_name: &str, b: &mut Client, b_name: &str) {
     b.send(&format!("/accept {a_name}"));
     b.expect_all(&[&format!("CHAT {a_name}"), &format!("OK accept {a_name}")]);
     a.expect(&format!("CHAT {b_name}"));
+}
+
+/// Runs a node with `cluster` as its `--cluster` URL (and `extra` flags)
+/// that must refuse to start; returns what it said.
+fn refused_start(cluster: &str, extra: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_chinwagd"))
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--data",
+            "none",
+            "--cluster",
+            cluster,
+        ])
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run chinwagd");
+    assert!(!output.status.success(), "exited {}", output.status);
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Logs `name` in on `node` once the cluster takes it again (after it
+/// lost Redis or a node), asking again while it answers try-later or
+/// name-taken, up to 30 s.
+fn login_when_back(cluster: &Cluster, node: usize, name: &str) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut client = cluster.node(node).connect(&format!("{name}-back"));
+        client.send(name);
+        match client.next_key().as_str() {
+            answer if answer == format!("WELCOME {name}") => {
+                client.skip_info();
+                return client;
+            }
+            "ERR try-later" | "ERR name-taken" if Instant::now() < deadline => {
+                // Nothing announces a rejoined node to a client: ask again.
+                thread::sleep(Duration::from_millis(250));
+            }
+            other => client.fail(&format!("the cluster did not take {name} back: {other:?}")),
+        }
+    }
+}
+
+/// alice on node 0 and bob on node 1, chatting.
+fn pair_across(cluster: &Cluster) -> (Client, Client) {
+    let mut alice = login(cluster, 0, "alice");
+    let mut bob = login(cluster, 1, "bob");
+    chat(&mut alice, "alice", &mut bob, "bob");
+    (alice, bob)
 }
 
 /// Tries to take `name` on `node` until it is free, up to `within`; the
@@ -230,41 +281,12 @@ fn a_new_node_starts_from_the_running_clusters_state() {
 #[test]
 fn two_nodes_racing_for_one_name_welcome_exactly_one() {
     let cluster = Cluster::start(2, &[]);
-    let barrier = Barrier::new(2);
     for round in 0..30 {
-        let name = format!("Same{round}");
-        let mut first = cluster.node(0).connect("first");
-        let mut second = cluster.node(1).connect("second");
-        let spellings = [name.clone(), name.to_lowercase()];
-        let answers: Vec<String> = thread::scope(|s| {
-            let handles: Vec<_> = [(&mut first, &spellings[0]), (&mut second, &spellings[1])]
-                .into_iter()
-                .map(|(client, spelling)| {
-                    let barrier = &barrier;
-                    s.spawn(move || {
-                        barrier.wait();
-                        client.send(spelling);
-                        client.next_key()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("racer"))
-                .collect()
-        });
-        let welcomed = answers.iter().filter(|a| a.starts_with("WELCOME ")).count();
-        let taken = answers.iter().filter(|a| *a == "ERR name-taken").count();
-        if welcomed != 1 || taken != 1 {
-            cluster.fail(&format!("round {round}: {answers:?}"));
-        }
-        for (answer, mut client) in answers.into_iter().zip([first, second]) {
-            if answer.starts_with("WELCOME ") {
-                client.skip_info();
-            }
-            client.send("/exit");
-            client.expect_bye_and_close("exit");
-        }
+        race_for_one_name(
+            round,
+            cluster.node(0).connect("first"),
+            cluster.node(1).connect("second"),
+        );
     }
 }
 
@@ -363,9 +385,7 @@ fn signing_in_on_another_node_takes_the_name_back() {
 #[test]
 fn redis_frozen_past_the_timeouts_answers_try_later_and_the_cluster_recovers() {
     let cluster = Cluster::start(2, &[]);
-    let mut alice = login(&cluster, 0, "alice");
-    let mut bob = login(&cluster, 1, "bob");
-    chat(&mut alice, "alice", &mut bob, "bob");
+    let (mut alice, mut bob) = pair_across(&cluster);
     let mut carol = cluster.node(1).connect("carol");
     cluster.redis.pause();
     let frozen = Instant::now();
@@ -414,9 +434,7 @@ fn redis_frozen_past_the_timeouts_answers_try_later_and_the_cluster_recovers() {
 #[test]
 fn redis_restarted_empty_under_traffic_closes_sessions_and_the_cluster_recovers() {
     let mut cluster = Cluster::start(2, &[]);
-    let mut alice = login(&cluster, 0, "alice");
-    let mut bob = login(&cluster, 1, "bob");
-    chat(&mut alice, "alice", &mut bob, "bob");
+    let (mut alice, mut bob) = pair_across(&cluster);
     thread::scope(|s| {
         let sending = s.spawn(|| {
             // Traffic while Redis goes away: every line is either
@@ -444,31 +462,15 @@ fn redis_restarted_empty_under_traffic_closes_sessions_and_the_cluster_recovers(
         client.expect_closed();
     }
     // The nodes join the new Redis by themselves; users come back.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (mut alice, mut bob) = loop {
-        let mut alice = cluster.node(0).connect("alice-back");
-        alice.send("alice");
-        match alice.next_key().as_str() {
-            "WELCOME alice" => {
-                alice.skip_info();
-                break (alice, login(&cluster, 1, "bob"));
-            }
-            "ERR try-later" | "ERR name-taken" if Instant::now() < deadline => {
-                // Nothing announces a rejoined node to a client: ask again.
-                thread::sleep(Duration::from_millis(250));
-            }
-            other => alice.fail(&format!("the cluster did not recover: {other:?}")),
-        }
-    };
+    let mut alice = login_when_back(&cluster, 0, "alice");
+    let mut bob = login_when_back(&cluster, 1, "bob");
     chat(&mut alice, "alice", &mut bob, "bob");
 }
 
 #[test]
 fn a_frozen_node_is_declared_gone_and_comes_back_empty() {
     let cluster = Cluster::start(2, &[]);
-    let mut alice = login(&cluster, 0, "alice");
-    let mut bob = login(&cluster, 1, "bob");
-    chat(&mut alice, "alice", &mut bob, "bob");
+    let (mut alice, mut bob) = pair_across(&cluster);
     // A node that stops reading (here: stopped outright) falls behind the
     // log without bound; the others declare it gone.
     cluster.node(1).signal("STOP");
@@ -488,18 +490,8 @@ fn a_frozen_node_is_declared_gone_and_comes_back_empty() {
         }
     }
     bob.expect_closed();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let mut again = cluster.node(1).connect("bob-again");
-        again.send("bob");
-        match again.next_key().as_str() {
-            "WELCOME bob" => break,
-            "ERR try-later" if Instant::now() < deadline => {
-                thread::sleep(Duration::from_millis(250))
-            }
-            other => again.fail(&format!("the woken node did not rejoin: {other:?}")),
-        }
-    }
+    // Kept open: bob must still be online for the /list below.
+    let _bob = login_when_back(&cluster, 1, "bob");
     let users = list(&mut alice);
     assert_eq!(users, ["USER alice available -", "USER bob available -"]);
 }
@@ -512,74 +504,28 @@ fn a_node_that_cannot_reach_redis_says_so_and_exits() {
         .expect("a free port")
         .port();
     let url = format!("redis://127.0.0.1:{port}");
-    let output = Command::new(env!("CARGO_BIN_EXE_chinwagd"))
-        .args(["--bind", "127.0.0.1:0", "--data", "none", "--cluster", &url])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run chinwagd");
-    assert!(!output.status.success(), "exited {}", output.status);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let said = refused_start(&url, &[]);
     assert!(
-        stderr.contains("cannot reach Redis") && stderr.contains(&url),
-        "stderr: {stderr}"
+        said.contains("cannot reach Redis") && said.contains(&url),
+        "{said}"
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_chinwagd"))
-        .args([
-            "--bind",
-            "127.0.0.1:0",
-            "--data",
-            "none",
-            "--cluster",
-            "http://nowhere",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run chinwagd");
-    assert!(!output.status.success(), "exited {}", output.status);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("--cluster http://nowhere"),
-        "stderr: {stderr}"
-    );
+    let said = refused_start("http://nowhere", &[]);
+    assert!(said.contains("--cluster http://nowhere"), "{said}");
     // A Redis that is there but refuses (a password is required).
     let redis = Redis::start();
-    assert_eq!(
-        redis
-            .command(&["CONFIG", "SET", "requirepass", "s3cret"])
-            .as_deref(),
-        Some("+OK")
-    );
-    let output = Command::new(env!("CARGO_BIN_EXE_chinwagd"))
-        .args([
-            "--bind",
-            "127.0.0.1:0",
-            "--data",
-            "none",
-            "--cluster",
-            &redis.url(),
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run chinwagd");
-    assert!(!output.status.success(), "exited {}", output.status);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("cannot reach Redis"), "stderr: {stderr}");
+    let set = redis.command(&["CONFIG", "SET", "requirepass", "s3cret"]);
+    assert_eq!(set.as_deref(), Some("+OK"));
+    let said = refused_start(&redis.url(), &[]);
+    assert!(said.contains("cannot reach Redis"), "{said}");
 }
 
 #[test]
 fn a_node_whose_shared_settings_differ_is_refused() {
     let cluster = Cluster::start(1, &[]);
-    let output = Command::new(env!("CARGO_BIN_EXE_chinwagd"))
-        .args(["--bind", "127.0.0.1:0", "--data", "none", "--history", "10"])
-        .args(["--cluster", &cluster.redis.url()])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run chinwagd");
-    assert!(!output.status.success(), "exited {}", output.status);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let said = refused_start(&cluster.redis.url(), &["--history", "10"]);
     assert!(
-        stderr.contains("--history 10") && stderr.contains("--history 50"),
-        "stderr: {stderr}"
+        said.contains("--history 10") && said.contains("--history 50"),
+        "{said}"
     );
     // The running node is undisturbed, and knows of no other member.
     let mut alice = login(&cluster, 0, "alice");

@@ -75,51 +75,56 @@ fn simultaneous_mutual_requests_start_exactly_one_chat() {
 #[test]
 fn simultaneous_registration_of_one_name_welcomes_exactly_one() {
     let server = Server::start();
-    let barrier = Barrier::new(2);
     for round in 0..ROUNDS {
-        let name = format!("Same{round}");
-        let mut first = server.connect("first");
-        let mut second = server.connect("second");
-        let spellings = [name.clone(), name.to_lowercase()];
-        let lines: Vec<String> = thread::scope(|s| {
-            let handles: Vec<_> = [(&mut first, &spellings[0]), (&mut second, &spellings[1])]
-                .into_iter()
-                .map(|(client, spelling)| {
-                    let barrier = &barrier;
-                    s.spawn(move || {
-                        barrier.wait();
-                        client.send(spelling);
-                        client.next_key()
-                    })
+        race_for_one_name(round, server.connect("first"), server.connect("second"));
+    }
+}
+
+/// Two connections (that read `HELLO`) send one name, spelled in two
+/// cases, at the same moment: exactly one is welcomed, the other gets
+/// `ERR name-taken`; both then exit.
+pub(crate) fn race_for_one_name(round: usize, mut first: Client, mut second: Client) {
+    let barrier = Barrier::new(2);
+    let name = format!("Same{round}");
+    let spellings = [name.clone(), name.to_lowercase()];
+    let lines: Vec<String> = thread::scope(|s| {
+        let handles: Vec<_> = [(&mut first, &spellings[0]), (&mut second, &spellings[1])]
+            .into_iter()
+            .map(|(client, spelling)| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    client.send(spelling);
+                    client.next_key()
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("registration thread"))
-                .collect()
-        });
-        let results: Vec<(String, Client)> = lines.into_iter().zip([first, second]).collect();
-        let welcomed = results
-            .iter()
-            .filter(|(l, _)| l.starts_with("WELCOME "))
-            .count();
-        let taken = results
-            .iter()
-            .filter(|(l, _)| l == "ERR name-taken")
-            .count();
-        if welcomed != 1 || taken != 1 {
-            results[0].1.fail(&format!(
-                "expected one WELCOME and one ERR name-taken, got {:?}",
-                results.iter().map(|(l, _)| l).collect::<Vec<_>>()
-            ));
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("registration thread"))
+            .collect()
+    });
+    let results: Vec<(String, Client)> = lines.into_iter().zip([first, second]).collect();
+    let welcomed = results
+        .iter()
+        .filter(|(l, _)| l.starts_with("WELCOME "))
+        .count();
+    let taken = results
+        .iter()
+        .filter(|(l, _)| l == "ERR name-taken")
+        .count();
+    if welcomed != 1 || taken != 1 {
+        results[0].1.fail(&format!(
+            "round {round}: expected one WELCOME and one ERR name-taken, got {:?}",
+            results.iter().map(|(l, _)| l).collect::<Vec<_>>()
+        ));
+    }
+    for (line, mut client) in results {
+        if line.starts_with("WELCOME ") {
+            client.skip_info();
         }
-        for (line, mut client) in results {
-            if line.starts_with("WELCOME ") {
-                client.skip_info();
-            }
-            client.send("/exit");
-            client.expect_bye_and_close("exit");
-        }
+        client.send("/exit");
+        client.expect_bye_and_close("exit");
     }
 }
 
