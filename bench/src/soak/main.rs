@@ -194,10 +194,7 @@ fn start_server() -> anyhow::Result<OwnServer> {
     let arenas = std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".into());
     OwnServer::start(&Launch {
         flags: Vec::new(),
-        env: vec![
-            ("RUST_LOG", log_level),
-            ("MALLOC_ARENA_MAX", arenas),
-        ],
+        env: vec![("RUST_LOG", log_level), ("MALLOC_ARENA_MAX", arenas)],
         scan_stderr: true,
         start_timeout: Duration::from_secs(10),
         stop_timeout: Duration::from_secs(5),

@@ -307,7 +307,7 @@ mod tests {
             let text = format!("{text}{}", "\t1".repeat(tabs));
             if let Ok(record) = decode(&text) {
                 let mut again = String::new();
-                encode(&[record.clone()], &mut again);
+                encode(std::slice::from_ref(&record), &mut again);
                 proptest::prop_assert_eq!(decode(again.trim_end_matches('\n')), Ok(record));
             }
         }
@@ -319,7 +319,7 @@ mod tests {
             let logged = loggable(&line);
             let record = Record { at: at(ms), what: What::Line(conn, logged.clone()) };
             let mut text = String::new();
-            encode(&[record.clone()], &mut text);
+            encode(std::slice::from_ref(&record), &mut text);
             proptest::prop_assert_eq!(decode(text.trim_end_matches('\n')), Ok(record));
             let secret = line.strip_prefix('/').and_then(|rest| Verb::of(rest.split(' ').next().unwrap_or("")))
                 .is_some_and(|verb| verb.args().is_secret());
