@@ -117,8 +117,8 @@ pub(crate) fn serve(
     let stream = Arc::new(stream);
     let tls = match transport {
         Transport::Plain => None,
-        Transport::Tls(config) => match rustls::ServerConnection::new(config) {
-            Ok(session) => Some(Arc::new(Mutex::new(session))),
+        Transport::Tls(config) => match new_session(config) {
+            Ok(session) => Some(session),
             Err(error) => return tracing::error!(conn = id, %error, "cannot start a TLS session"),
         },
     };
@@ -262,6 +262,7 @@ impl Connection {
     /// blocking reads and writes on this connection's own socket, bounded
     /// by the name deadline, so a stalled or bogus handshake holds its
     /// `--max-clients` slot no longer than a silent plain client would.
+    #[inline(never)]
     fn handshake(&mut self) -> Result<(), &'static str> {
         let Some(session) = &self.tls else {
             return Ok(());
@@ -306,9 +307,17 @@ impl Connection {
     /// connection, plaintext, reading and decrypting as much as needed.
     /// `Ok(0)` is the end of the stream.
     fn read_some(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        let Some(session) = self.tls.clone() else {
-            return (&*self.stream).read(buffer);
-        };
+        match self.tls.clone() {
+            None => (&*self.stream).read(buffer),
+            Some(session) => self.read_tls(&session, buffer),
+        }
+    }
+
+    /// [`Connection::read_some`] on a TLS connection. Not inlined, like
+    /// the handshake: rustls's large locals would otherwise sit in every
+    /// connection's outermost frame and cost a plain user a stack page.
+    #[inline(never)]
+    fn read_tls(&mut self, session: &Session, buffer: &mut [u8]) -> io::Result<usize> {
         loop {
             match session.lock().reader().read(buffer) {
                 Ok(n_read) => return Ok(n_read),
@@ -736,6 +745,12 @@ impl Connection {
         }
         self.to_log.clear();
     }
+}
+
+/// A TLS session for a new connection (not inlined: see `read_tls`).
+#[inline(never)]
+fn new_session(config: Arc<rustls::ServerConfig>) -> Result<Session, rustls::Error> {
+    Ok(Arc::new(Mutex::new(rustls::ServerConnection::new(config)?)))
 }
 
 /// The passwords a command carries, the one to check first and the new
