@@ -5,20 +5,28 @@
 //! write (see `outbox.rs`, `Delivery`).
 //!
 //! Cleanup lives in `Drop`, so a panic in this thread still frees the name
-//! and the `--max-clients` slot and tells the partner.
+//! and the `--max-clients` slot and tells the partner. The TLS handshake and
+//! reads are in `transport.rs`; what a connection does differently in a
+//! cluster (append to the log and wait, instead of calling the hub) is in
+//! `clustered.rs`.
 
-use std::io::{self, Read as _};
+mod clustered;
+mod transport;
+
+pub(crate) use transport::Transport;
+use transport::new_session;
+
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::{
     ByeReason, Command, Decoded, ErrorCode, Input, LineDecoder, Secret, ServerLine, WONT_ECHO,
     parse_input,
 };
-use parking_lot::Mutex;
 
-use crate::cluster::{Cluster, Control, Record, TryLater, log::What};
+use crate::cluster::Record;
 use crate::flood::{TokenBucket, flood_gate};
 use crate::hub::{ConnId, Happening, Hub, Now, Outcome};
 use crate::outbox::{Delivery, Item, Outbox, Peer, QueueLimits};
@@ -40,18 +48,6 @@ const LINES_PER_FLUSH: usize = 32;
 /// `/list` and `/rooms` cost one extra line of flood allowance per this
 /// many lines of reply, so asking for 10,000 users in a loop is slowed.
 const REPLY_LINES_PER_TOKEN: usize = 100;
-
-/// How a connection speaks: in clear, or TLS with this configuration.
-pub(crate) enum Transport {
-    /// Plain TCP.
-    Plain,
-    /// TLS; the handshake runs on the connection's own thread.
-    Tls(Arc<rustls::ServerConfig>),
-}
-
-/// How long a TLS handshake may take when `--name-timeout` is 0 (no
-/// limit): a handshake that never ends must still end.
-const HANDSHAKE_LIMIT: Duration = Duration::from_secs(60);
 
 /// How a connection ends, and why (for the log).
 enum Ending {
@@ -258,101 +254,6 @@ impl Connection {
         Ending::Graceful("shutdown")
     }
 
-    /// The TLS handshake, on a TLS connection, before anything else: with
-    /// blocking reads and writes on this connection's own socket, bounded
-    /// by the name deadline, so a stalled or bogus handshake holds its
-    /// `--max-clients` slot no longer than a silent plain client would.
-    #[inline(never)]
-    fn handshake(&mut self) -> Result<(), &'static str> {
-        let Some(session) = &self.tls else {
-            return Ok(());
-        };
-        let deadline = self
-            .name_deadline
-            .unwrap_or_else(|| Instant::now() + HANDSHAKE_LIMIT);
-        let mut session = session.lock();
-        while session.is_handshaking() || session.wants_write() {
-            if session.wants_write() {
-                if session.write_tls(&mut &*self.stream).is_err() {
-                    return Err("tls handshake write failed");
-                }
-                continue;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err("tls handshake timeout");
-            }
-            let _ = self.stream.set_read_timeout(Some(deadline - now));
-            match session.read_tls(&mut &*self.stream) {
-                Ok(0) => return Err("closed during the tls handshake"),
-                Ok(_) => {}
-                Err(error) => match error.kind() {
-                    io::ErrorKind::WouldBlock
-                    | io::ErrorKind::TimedOut
-                    | io::ErrorKind::Interrupted => continue,
-                    _ => return Err("read error during the tls handshake"),
-                },
-            }
-            if let Err(error) = session.process_new_packets() {
-                tracing::debug!(conn = self.id, %error, "tls handshake failed");
-                // The alert rustls queued tells the client why.
-                let _ = session.write_tls(&mut &*self.stream);
-                return Err("tls handshake failed");
-            }
-        }
-        Ok(())
-    }
-
-    /// Reads what the client sent: bytes off the socket, or, on a TLS
-    /// connection, plaintext, reading and decrypting as much as needed.
-    /// `Ok(0)` is the end of the stream.
-    fn read_some(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        match self.tls.clone() {
-            None => (&*self.stream).read(buffer),
-            Some(session) => self.read_tls(&session, buffer),
-        }
-    }
-
-    /// [`Connection::read_some`] on a TLS connection. Not inlined, like
-    /// the handshake: rustls's large locals would otherwise sit in every
-    /// connection's outermost frame and cost a plain user a stack page.
-    #[inline(never)]
-    fn read_tls(&mut self, session: &Session, buffer: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match session.lock().reader().read(buffer) {
-                Ok(n_read) => return Ok(n_read),
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                Err(error) => return Err(error),
-            }
-            if self.cipher_start == self.cipher_end {
-                self.cipher.resize(buffer.len(), 0);
-                let n_read = (&*self.stream).read(&mut self.cipher)?;
-                if n_read == 0 {
-                    return Ok(0);
-                }
-                (self.cipher_start, self.cipher_end) = (0, n_read);
-            }
-            let mut session = session.lock();
-            let mut unread = &self.cipher[self.cipher_start..self.cipher_end];
-            let fed = session.read_tls(&mut unread)?;
-            self.cipher_start += fed;
-            if fed == 0 {
-                // The client sent close_notify: nothing more will come.
-                self.cipher_start = self.cipher_end;
-            }
-            session
-                .process_new_packets()
-                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
-            let reply_waiting = session.wants_write();
-            drop(session);
-            if reply_waiting {
-                // A record rustls owes the client (a key update, an alert)
-                // goes out with the next flush.
-                self.outbox.flush();
-            }
-        }
-    }
-
     fn on_item(&mut self, item: Decoded<'_>) {
         if self.closing || self.outbox.is_dead() {
             return;
@@ -450,131 +351,6 @@ impl Connection {
         }
     }
 
-    /// A line, in a cluster: it is appended to the cluster's log, and this
-    /// node's applier applies it to the hub's copy and delivers the lines
-    /// (see `cluster/`). Plain messages from a named user wait to go with
-    /// the rest of the read, as one append; anything that can change how
-    /// the next line is read (a name, a command, a password) goes at once,
-    /// and the thread waits until it is applied.
-    fn on_line_in_cluster(&mut self, cluster: &Cluster, line: &str) {
-        let at = Now::read();
-        if self.awaiting_password {
-            self.awaiting_password = false;
-            self.end_echo_offer();
-            let typed = [Secret::new(line)];
-            self.pending.push(Record {
-                at,
-                what: What::Password(self.id),
-            });
-            if !self.submit(cluster, &typed) {
-                // Not applied: the next line is still taken as the
-                // password, so a password is never logged as typed.
-                self.awaiting_password = true;
-            }
-            return;
-        }
-        let input = parse_input(line);
-        let typed = typed_passwords(&input);
-        let now = self.name.is_none()
-            || matches!(
-                input,
-                Input::Command(_) | Input::Text { alias: Some(_), .. }
-            );
-        self.pending.push(Record {
-            at,
-            what: What::Line(self.id, crate::cluster::log::loggable(line)),
-        });
-        if now {
-            self.submit(cluster, &typed);
-        }
-    }
-
-    /// Appends what is pending, in a cluster.
-    fn submit_pending(&mut self) {
-        if let Some(cluster) = self.shared.cluster.clone()
-            && !self.pending.is_empty()
-        {
-            self.submit(&cluster, &[]);
-        }
-    }
-
-    /// Appends the pending records to the cluster's log and waits until
-    /// this node has applied them: their lines are queued by then, and
-    /// what else the hub asked of this connection is done here. False when
-    /// the cluster could not take them: each line is answered
-    /// `ERR try-later`, and an unlogged password result waits for the next
-    /// append (the hub waits for it).
-    fn submit(&mut self, cluster: &Cluster, typed: &[Secret]) -> bool {
-        if self.pending.is_empty() {
-            return true;
-        }
-        // What this thread queued itself goes out first.
-        self.flush();
-        let late = cluster.take_late(self.id);
-        self.on_controls(cluster, late, &[]);
-        let mut records = std::mem::take(&mut self.pending);
-        if !self.logged {
-            let at = records[0].at;
-            records.insert(
-                0,
-                Record {
-                    at,
-                    what: What::Connect(self.id),
-                },
-            );
-        }
-        match cluster.call(self.id, records.clone()) {
-            Ok(controls) => {
-                self.logged = true;
-                self.on_controls(cluster, controls, typed);
-                true
-            }
-            Err(TryLater) => {
-                for record in records {
-                    match record.what {
-                        What::Line(..) | What::Password(_) => {
-                            self.reply(ServerLine::error(ErrorCode::TryLater));
-                        }
-                        What::TaskDone(..) => self.pending.push(record),
-                        _ => {}
-                    }
-                }
-                false
-            }
-        }
-    }
-
-    /// Does what the hub asked of this connection in a cluster: note what
-    /// happened, close, or run the password work and log its result.
-    fn on_controls(&mut self, cluster: &Cluster, controls: Vec<Control>, typed: &[Secret]) {
-        let mut task = None;
-        let mut n_reply_lines = 0;
-        for control in controls {
-            self.echo_offered |= control.offer_echo;
-            self.outcome.happened.extend(control.happened);
-            self.note_happenings();
-            if control.close {
-                self.closing = true;
-                self.outbox.seal();
-            }
-            n_reply_lines += control.reply_lines;
-            task = control.task.or(task);
-        }
-        // A task from a call given up on cannot run: its password is gone.
-        if let Some(task) = task.filter(|_| !typed.is_empty()) {
-            let done = self.shared.passwords.run(task, typed);
-            self.pending.push(Record {
-                at: Now::read(),
-                what: What::TaskDone(self.id, done),
-            });
-            self.submit(cluster, typed);
-        }
-        let extra_cost = n_reply_lines / REPLY_LINES_PER_TOKEN;
-        if extra_cost > 0 {
-            self.throttle(extra_cost as f64);
-        }
-    }
-
     /// Ends the echo offer made with `PASSWORD`, so a telnet client echoes
     /// what its user types again.
     fn end_echo_offer(&mut self) {
@@ -657,28 +433,6 @@ impl Connection {
         self.outbox.seal();
     }
 
-    /// Leaves, in a cluster: the departure is logged (during shutdown the
-    /// node's own departure covers everyone's), and this node's applier
-    /// tells the partner, rooms and requesters on every node.
-    fn depart_cluster(&mut self, cluster: &Cluster, reason: &str) {
-        self.shared.registry.lock().remove(&self.id);
-        self.pending.clear();
-        if self.logged && !self.shared.is_shutting_down() {
-            let at = Now::read();
-            cluster.depart(
-                self.id,
-                Record {
-                    at,
-                    what: What::Disconnect(self.id),
-                },
-            );
-        }
-        self.write_log();
-        tracing::info!(conn = self.id, name = ?self.shown_name(), reason, "disconnected");
-        self.flush();
-        self.outbox.seal();
-    }
-
     /// Keeps what the hub did for the log, and notices a new name or a
     /// password to come.
     fn note_happenings(&mut self) {
@@ -745,12 +499,6 @@ impl Connection {
         }
         self.to_log.clear();
     }
-}
-
-/// A TLS session for a new connection (not inlined: see `read_tls`).
-#[inline(never)]
-fn new_session(config: Arc<rustls::ServerConfig>) -> Result<Session, rustls::Error> {
-    Ok(Arc::new(Mutex::new(rustls::ServerConnection::new(config)?)))
 }
 
 /// The passwords a command carries, the one to check first and the new
