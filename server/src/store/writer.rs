@@ -3,7 +3,7 @@
 //! [`BATCH_MAX`] writes, one transaction each, so a burst of messages costs
 //! one commit, not one per message; the hub only ever `try_send`s.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::PathBuf;
 use std::slice;
@@ -108,10 +108,27 @@ impl Writer {
     }
 }
 
+/// How many room lines of a batch are still to come, per room: a line
+/// with `history_per_room` or more after it in its room is trimmed at the
+/// end of the batch anyway, so it is not written at all, and only a room's
+/// last line of the batch updates its row. In a busy room most lines of a
+/// batch are such lines: writing them only to delete them was half the
+/// writer's work (docs/performance.md, rooms on disk).
+fn lines_to_come(batch: &[Box<Write>]) -> HashMap<&str, usize> {
+    let mut to_come: HashMap<&str, usize> = HashMap::new();
+    for write in batch {
+        if let Write::Append { room, .. } = &**write {
+            *to_come.entry(room.as_str()).or_default() += 1;
+        }
+    }
+    to_come
+}
+
 /// Applies one batch in one transaction, then bounds the history.
 fn apply(conn: &mut Connection, batch: &[Box<Write>], limits: &Limits) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     let history_on = limits.rooms_kept() > 0;
+    let mut to_come = lines_to_come(batch);
     let mut touched: HashSet<&str> = HashSet::new();
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -143,12 +160,24 @@ fn apply(conn: &mut Connection, batch: &[Box<Write>], limits: &Limits) -> rusqli
                 room_shown,
                 entry,
             } if history_on => {
+                let after = match to_come.get_mut(room.as_str()) {
+                    Some(left) => {
+                        *left -= 1;
+                        *left
+                    }
+                    None => 0,
+                };
+                if after >= limits.history_per_room {
+                    continue;
+                }
                 let at_ms = i64::try_from(entry.at_ms).unwrap_or(i64::MAX);
-                tx.prepare_cached(
-                    "INSERT INTO rooms (name, shown, last_ms) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (name) DO UPDATE SET shown = excluded.shown, last_ms = excluded.last_ms",
-                )?
-                .execute(params![room, room_shown, at_ms])?;
+                if after == 0 {
+                    tx.prepare_cached(
+                        "INSERT INTO rooms (name, shown, last_ms) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (name) DO UPDATE SET shown = excluded.shown, last_ms = excluded.last_ms",
+                    )?
+                    .execute(params![room, room_shown, at_ms])?;
+                }
                 tx.prepare_cached(
                     "INSERT INTO history (room, at_ms, kind, sender, text) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?

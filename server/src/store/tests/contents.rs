@@ -92,6 +92,37 @@ fn everything_written_is_loaded_after_a_restart() {
     store.close();
 }
 
+/// Busy rooms interleaved, more lines than a room keeps, and a room
+/// forgotten half-way and spoken in again: whatever the batches, the file
+/// holds each room's newest lines, as if every line had been written.
+#[test]
+fn lines_a_batch_would_trim_are_not_needed_to_get_the_newest() {
+    let dir = temp();
+    let (store, _) = open_dir(dir.path(), limits(3, 10));
+    let mut writes = Vec::new();
+    for n in 0..40 {
+        writes.push(append("Alpha", 1000 + n, &format!("a{n}")));
+        if n % 4 == 0 {
+            writes.push(append("Beta", 1000 + n, &format!("b{n}")));
+        }
+        if n == 20 {
+            writes.push(Write::ForgetRoom {
+                room: "beta".into(),
+            });
+        }
+    }
+    writes.push(append("Beta", 2000, "b-last"));
+    write_all(&store, writes);
+    store.close();
+    let (store, loaded) = open_dir(dir.path(), limits(3, 10));
+    let rooms: Vec<_> = loaded.rooms.iter().map(|r| r.shown.as_str()).collect();
+    assert_eq!(rooms, ["Beta", "Alpha"]);
+    assert_eq!(texts(&loaded.rooms[0]), ["b32", "b36", "b-last"]);
+    assert_eq!(texts(&loaded.rooms[1]), ["a37", "a38", "a39"]);
+    store.close();
+    assert_eq!(count(&raw(dir.path()), "SELECT count(*) FROM history"), 6);
+}
+
 #[test]
 fn replacing_and_deleting_accounts_and_forgetting_rooms() {
     let dir = temp();
