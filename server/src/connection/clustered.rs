@@ -73,6 +73,9 @@ impl Connection {
         self.on_controls(cluster, late, &[]);
         let mut records = std::mem::take(&mut self.pending);
         if !self.logged {
+            // Sent again until it is known to be in the log (the hub takes
+            // a second arrival of one connection as nothing).
+            self.arrival_sent = true;
             let at = records[0].at;
             records.insert(
                 0,
@@ -140,7 +143,9 @@ impl Connection {
     pub(super) fn depart_cluster(&mut self, cluster: &Cluster, reason: &str) {
         self.shared.registry.lock().remove(&self.id);
         self.pending.clear();
-        if self.logged && !self.shared.is_shutting_down() {
+        // Also when the arrival was answered try-later: it may have reached
+        // the log after all, and a name must not stay taken.
+        if self.arrival_sent && !self.shared.is_shutting_down() {
             let at = Now::read();
             cluster.depart(
                 self.id,

@@ -99,6 +99,8 @@ pub(crate) struct Connection {
     pending: Vec<Record>,
     /// In a cluster: the log has this connection's arrival.
     logged: bool,
+    /// In a cluster: its arrival was sent to the log (perhaps in vain).
+    arrival_sent: bool,
 }
 
 /// Runs one connection to its end. Called on the connection's own thread.
@@ -164,6 +166,7 @@ pub(crate) fn serve(
         departed: false,
         pending: Vec::new(),
         logged: false,
+        arrival_sent: false,
     };
     let ending = connection.run();
     let reason = match ending {
