@@ -78,6 +78,9 @@ pub(crate) struct Model {
     members: HashMap<String, Member>,
     /// Highest sequence number received from each sender.
     last_seq: HashMap<String, u64>,
+    /// The last event line was `PARTED` in the room we are in: an `OP`
+    /// (a new operator, when the old one left) may follow it, and only it.
+    just_parted: bool,
     /// Sessions this user was in since the last final reply line: where a
     /// message sent in that stretch can have landed.
     pub(crate) window: Vec<Landing>,
@@ -103,6 +106,7 @@ impl Model {
             memberships: HashMap::new(),
             members: HashMap::new(),
             last_seq: HashMap::new(),
+            just_parted: false,
             window: Vec::new(),
             chat_just_started: None,
             incoming_before_chat: 0,
@@ -234,7 +238,11 @@ impl Model {
         line: &ServerLine,
         reply_may_chat: bool,
     ) -> Result<(), String> {
+        let just_parted = std::mem::take(&mut self.just_parted);
         match line {
+            // The operator left and the room chose the next: only a member
+            // hears it, right after the PARTED.
+            ServerLine::Op(room, name) => self.on_op(room, name, just_parted),
             ServerLine::Request(from) => self.on_request(from),
             ServerLine::Cancelled(from, _) => {
                 if self.incoming.remove(&fold(from)).is_none() {
@@ -263,12 +271,6 @@ impl Model {
             ServerLine::Parted(room, name, _) => self.on_parted(room, name),
             ServerLine::Msg(from, text) => self.on_msg(from, text),
             ServerLine::Room(room, from, text) => self.on_room_msg(room, from, text),
-            // The operator left and the room chose the next: only a member
-            // hears it.
-            ServerLine::Op(room, _) => match &self.place {
-                Place::Room { folded, .. } if *folded == fold(room) => Ok(()),
-                place => Err(format!("OP in {room} while {place:?}")),
-            },
             other => Err(format!("unexpected {} line outside a reply", other.tag())),
         }
     }
@@ -315,10 +317,26 @@ impl Model {
         Ok(())
     }
 
+    /// `OP room name`: the operator left (the `PARTED` right before) and
+    /// `name`, still in the room (maybe us), operates it now.
+    fn on_op(&mut self, room: &str, name: &str, just_parted: bool) -> Result<(), String> {
+        if !self.in_room(room) || !just_parted {
+            return Err(format!(
+                "OP {room} {name} while {:?}, not right after a PARTED there",
+                self.place
+            ));
+        }
+        if matches!(self.members.get(name), Some(Member::Gone)) {
+            return Err(format!("OP {room} {name}, who had left the room"));
+        }
+        Ok(())
+    }
+
     fn on_parted(&mut self, room: &str, name: &str) -> Result<(), String> {
         if !self.in_room(room) || self.is_me(name) {
             return Err(format!("PARTED {room} {name} while {:?}", self.place));
         }
+        self.just_parted = true;
         match self.members.insert(name.to_owned(), Member::Gone) {
             Some(Member::Gone) => Err(format!("PARTED {room} {name}, who had already left")),
             Some(Member::Present { saw_join, seqs }) => {
