@@ -1,7 +1,9 @@
 //! `chinwag_bench_lib`: the plumbing `chinwag-bench` and `chinwag-soak` share:
-//! our own chinwagd as a child process ([`own_server`]), what `/proc` says
-//! about a process ([`procfs`]), and reaching a server given on the command line.
+//! our own chinwagd as a child process ([`own_server`]), a private
+//! redis-server for cluster runs ([`own_redis`]), what `/proc` says about a
+//! process ([`procfs`]), and reaching a server given on the command line.
 
+pub mod own_redis;
 pub mod own_server;
 pub mod procfs;
 

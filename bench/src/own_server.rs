@@ -2,11 +2,15 @@
 //! the hidden subcommand `serve`, so the server is the same code and build;
 //! its addresses read from its `listening on` line (and `listening tls on`
 //! when it has `--tls-bind`); stopped with SIGTERM and, if it overstays,
-//! SIGKILL (through the `kill` command: no `unsafe` here).
+//! SIGKILL (through the `kill` command: no `unsafe` here). Its stdin is a
+//! pipe from us that it watches: when the pipe closes because we died
+//! (even of SIGKILL, which leaves no chance to stop it), the server sends
+//! itself SIGTERM, so no run leaves a server behind.
 
+use std::io::Read as _;
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -15,13 +19,32 @@ use anyhow::{Context as _, bail};
 
 /// The hidden subcommand both binaries answer by running chinwagd.
 pub const SERVE: &str = "serve";
+/// Set (to `1`) in the environment of a server we start: its stdin is our
+/// pipe, to be watched.
+const WATCH_PARENT: &str = "CHINWAG_BENCH_WATCH_PARENT";
 
 /// Runs chinwagd in this process with `args` (the `serve` subcommand).
+/// Started by [`OwnServer::start`], it also watches its stdin and sends
+/// itself SIGTERM when the pipe closes (its parent is gone).
 ///
 /// # Errors
 ///
 /// The flags are wrong or the server failed.
 pub fn serve(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
+    if std::env::var_os(WATCH_PARENT).is_some_and(|value| value == "1") {
+        let _ = std::thread::Builder::new()
+            .name("parent-watch".to_owned())
+            .spawn(|| {
+                let mut sink = [0u8; 64];
+                // Nothing is ever written: the read returns at EOF.
+                while let Ok(n) = std::io::stdin().lock().read(&mut sink) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                signal(std::process::id(), "TERM");
+            });
+    }
     server::cli::run_from(std::iter::once("chinwagd".to_owned()).chain(args))
 }
 
@@ -79,6 +102,8 @@ pub struct Stopped {
 #[derive(Debug)]
 pub struct OwnServer {
     child: Child,
+    /// Kept open while we live: the server stops when it closes.
+    _stdin: Option<ChildStdin>,
     addr: SocketAddr,
     tls_addr: Option<SocketAddr>,
     stop_timeout: Duration,
@@ -110,11 +135,13 @@ impl OwnServer {
             .args(data)
             .args(&launch.flags)
             .envs(launch.env.iter().map(|(key, value)| (key, value)))
-            .stdin(Stdio::null())
+            .env(WATCH_PARENT, "1")
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
             .context("cannot start the server")?;
+        let stdin = child.stdin.take();
         let stdout = child.stdout.take().context("no server stdout")?;
         let stderr = child
             .stderr
@@ -122,6 +149,7 @@ impl OwnServer {
             .map(|stderr| std::thread::spawn(move || scan_stderr(stderr)));
         let mut server = OwnServer {
             child,
+            _stdin: stdin,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls_addr: None,
             stop_timeout: launch.stop_timeout,
@@ -226,6 +254,39 @@ impl Drop for OwnServer {
             self.kill();
         }
     }
+}
+
+/// Starts the `n` nodes of a cluster on the Redis at `redis_url`, named
+/// `{prefix}1` to `{prefix}N`: `launch`'s flags plus `--cluster URL
+/// --node-id NAME`. One after the other, as nodes must join: each has
+/// joined once it prints `listening on`. A node that fails to start stops
+/// the ones before it (they are dropped).
+///
+/// # Errors
+///
+/// A node did not start, as [`OwnServer::start`].
+pub fn start_nodes(
+    n: usize,
+    launch: &Launch,
+    redis_url: &str,
+    prefix: &str,
+) -> anyhow::Result<Vec<OwnServer>> {
+    let mut nodes = Vec::with_capacity(n);
+    for k in 1..=n {
+        let mut node = launch.clone();
+        let name = format!("{prefix}{k}");
+        node.flags.extend([
+            "--cluster".to_owned(),
+            redis_url.to_owned(),
+            "--node-id".to_owned(),
+            name.clone(),
+        ]);
+        nodes.push(
+            OwnServer::start(&node)
+                .with_context(|| format!("cluster node {name} (of {n}) did not start"))?,
+        );
+    }
+    Ok(nodes)
 }
 
 /// The address in `line` after `prefix` (`listening on 127.0.0.1:4000`).
