@@ -18,14 +18,15 @@ pub(crate) struct Point {
 }
 
 /// The successful `pairs` runs in `input` (one JSON object per line) in
-/// clear (not `--tls`), sorted by pairs; for a pair count measured twice
-/// the last line wins.
+/// clear (not `--tls`) on one server (not `--cluster`), sorted by pairs;
+/// for a pair count measured twice the last line wins.
 pub(crate) fn read_points(input: &str) -> Vec<Point> {
     let mut points: Vec<Point> = Vec::new();
     for line in input.lines() {
         if json::field(line, "workload") != Some("pairs")
             || json::field(line, "ok") != Some("true")
             || json::field(line, "tls") == Some("true")
+            || json::number(line, "nodes").is_some_and(|nodes| nodes > 1.0)
         {
             continue;
         }
@@ -260,6 +261,8 @@ mod tests {
             r#"{"workload":"pairs","pairs":1,"msgs_per_sec":50,"p99_us":2,"ok":false}"#,
             "\n",
             r#"{"workload":"pairs","pairs":10,"msgs_per_sec":200,"p99_us":6,"ok":true}"#,
+            "\n",
+            r#"{"workload":"pairs","pairs":10,"nodes":2,"msgs_per_sec":9,"p99_us":9,"ok":true}"#,
             "\n",
         );
         let points = read_points(input);

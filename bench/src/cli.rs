@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::target::ServerOptions;
+use crate::target::{CLUSTER_WITH_SERVER, ServerOptions};
 use crate::workloads::Context;
 use crate::workloads::crowd::{ConnectParams, ListParams};
 use crate::workloads::messages::{FanoutParams, PairsParams, RateParams};
@@ -46,6 +46,9 @@ pub(crate) enum Mode {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Guards a private redis-server for `--cluster` (used by the bench).
+    #[command(hide = true, name = "redis-guard")]
+    RedisGuard,
 }
 
 /// One workload, with its parameters and the common flags.
@@ -65,6 +68,21 @@ pub(crate) enum Workload {
     Rooms(Flags<RoomsParams>),
     /// N registered names; C signers sign in over and over (password checks).
     Signin(Flags<SigninParams>),
+}
+
+impl Workload {
+    /// The common flags of the workload.
+    pub(crate) fn common(&self) -> &Common {
+        match self {
+            Workload::Pairs(flags) => &flags.common,
+            Workload::Rate(flags) => &flags.common,
+            Workload::Connect(flags) => &flags.common,
+            Workload::Fanout(flags) => &flags.common,
+            Workload::List(flags) => &flags.common,
+            Workload::Rooms(flags) => &flags.common,
+            Workload::Signin(flags) => &flags.common,
+        }
+    }
 }
 
 /// A workload's flags: its parameters, then the common ones.
@@ -119,9 +137,27 @@ pub(crate) struct Common {
     /// With `--tls` and `--server`: the server's certificate (PEM) to trust.
     #[arg(long, value_name = "CERT.pem", requires = "tls")]
     pub(crate) tls_trust: Option<std::path::PathBuf>,
+    /// Instead of one server, start a private redis-server and N chinwagd
+    /// nodes joined to it (`--cluster redis://… --node-id benchK`), and
+    /// spread the clients over the nodes round-robin, so the two users of
+    /// every pair are on different nodes. Not with `--server`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(2..=64))]
+    pub(crate) cluster: Option<u16>,
 }
 
 impl Common {
+    /// Fails on flags that cannot go together (beyond what clap checks).
+    ///
+    /// # Errors
+    ///
+    /// `--cluster` with `--server`.
+    pub(crate) fn validate(&self) -> anyhow::Result<()> {
+        if self.cluster.is_some() && self.server.is_some() {
+            anyhow::bail!("{CLUSTER_WITH_SERVER}");
+        }
+        Ok(())
+    }
+
     /// What a workload is given.
     pub(crate) fn context(&self) -> Context {
         Context {
@@ -132,6 +168,7 @@ impl Common {
                 data_dir: self.data_dir,
                 tls: self.tls,
                 tls_trust: self.tls_trust.clone(),
+                cluster: self.cluster.map(usize::from),
             },
             timeout: Duration::from_secs(self.timeout.max(1)),
         }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::net::{Handler, IoCounters, Net};
 use crate::stats::Arrival;
 use crate::traffic::{self, Traffic};
-use chinwag_bench_lib::procfs::{CpuMeter, CpuUse};
+use chinwag_bench_lib::procfs::{CpuMeter, CpuUse, Watched};
 
 /// How messages are paced.
 #[derive(Debug, Clone, Copy)]
@@ -83,7 +83,7 @@ impl Routing {
 }
 
 /// What was measured inside the window.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Window {
     /// CPU of generator and server.
     pub(crate) cpu: CpuUse,
@@ -101,7 +101,7 @@ pub(crate) struct Flow {
     pace: Pace,
     routing: Routing,
     length: Duration,
-    server_pid: Option<u32>,
+    watched: Watched,
     started: Option<(Instant, CpuMeter, IoCounters)>,
     end: Option<Instant>,
     sending: bool,
@@ -120,7 +120,7 @@ impl Flow {
         pace: Pace,
         routing: Routing,
         length: Duration,
-        server_pid: Option<u32>,
+        watched: Watched,
     ) -> Flow {
         let traffic = Traffic::new(
             routing.senders(streams),
@@ -136,7 +136,7 @@ impl Flow {
             pace,
             routing,
             length,
-            server_pid,
+            watched,
             started: None,
             end: None,
             sending: true,
@@ -150,7 +150,7 @@ impl Flow {
         let end = now + self.length;
         self.traffic.set_window(now, end);
         self.end = Some(end);
-        self.started = Some((now, CpuMeter::start(self.server_pid), net.counters()));
+        self.started = Some((now, CpuMeter::start(&self.watched), net.counters()));
         if let Pace::Window(window) = self.pace {
             let now_ns = self.traffic.at_ns(now);
             for stream in 0..self.traffic.streams() {

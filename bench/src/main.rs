@@ -40,11 +40,21 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.mode {
-        Mode::Run(workload) => Ok(exit_code(run_workload(&workload))),
-        Mode::Smoke { common } => Ok(smoke(&common)),
+        Mode::Run(workload) => {
+            workload.common().validate()?;
+            Ok(exit_code(run_workload(&workload)))
+        }
+        Mode::Smoke { common } => {
+            common.validate()?;
+            Ok(smoke(&common))
+        }
         Mode::Chart { title } => chart(&title),
         Mode::Serve { args } => {
             chinwag_bench_lib::own_server::serve(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Mode::RedisGuard => {
+            chinwag_bench_lib::own_redis::guard()?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -100,6 +110,9 @@ fn smoke(common: &Common) -> ExitCode {
         all_ok &= run_workload(workload);
     }
     if !common.json_only {
+        if common.server.is_some() {
+            println!("smoke: the cluster runs were left out (--cluster is not for --server)");
+        }
         println!(
             "smoke: {} in {:.1} s",
             if all_ok { "OK" } else { "FAILED" },

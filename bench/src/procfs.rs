@@ -115,46 +115,117 @@ pub fn open_fds(pid: u32) -> Option<u64> {
     Some(fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64)
 }
 
-/// CPU used by the generator and the server over one interval.
-#[derive(Debug, Clone, Copy)]
+/// The processes a [`CpuMeter`] reads besides the generator: the server
+/// (one process per node of a cluster) and, in a cluster, Redis.
+#[derive(Debug, Clone, Default)]
+pub struct Watched {
+    /// The server's processes, one per node (empty: not ours).
+    pub servers: Vec<u32>,
+    /// Redis, in a cluster.
+    pub redis: Option<u32>,
+}
+
+/// The threads of a cluster node whose CPU is shown apart: the one that
+/// applies the whole log, and the one that appends this node's lines.
+const CLUSTER_THREADS: [&str; 2] = ["cluster-applier", "cluster-writer"];
+
+/// CPU seconds of one server process, and of its cluster threads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NodeCpu {
+    /// The whole process.
+    pub total: Option<f64>,
+    /// Its `cluster-applier` thread (in a cluster).
+    pub applier: Option<f64>,
+    /// Its `cluster-writer` thread (in a cluster).
+    pub writer: Option<f64>,
+}
+
+impl NodeCpu {
+    fn read(pid: u32, threads: bool) -> NodeCpu {
+        let thread = |name| threads.then(|| thread_cpu_seconds(pid, name)).flatten();
+        NodeCpu {
+            total: cpu_seconds(Some(pid)),
+            applier: thread(CLUSTER_THREADS[0]),
+            writer: thread(CLUSTER_THREADS[1]),
+        }
+    }
+
+    fn since(self, before: NodeCpu) -> NodeCpu {
+        let delta = |before: Option<f64>, after: Option<f64>| Some(after? - before?);
+        NodeCpu {
+            total: delta(before.total, self.total),
+            applier: delta(before.applier, self.applier),
+            writer: delta(before.writer, self.writer),
+        }
+    }
+}
+
+/// CPU used by the generator, the server and Redis over one interval.
+#[derive(Debug, Clone)]
 pub struct CpuMeter {
-    server_pid: Option<u32>,
+    watched: Watched,
     started: Instant,
     bench: Option<f64>,
-    server: Option<f64>,
+    servers: Vec<NodeCpu>,
+    redis: Option<f64>,
 }
 
 /// The CPU seconds of one interval.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct CpuUse {
     /// Wall-clock seconds.
     pub wall: f64,
     /// Generator CPU seconds.
     pub bench: Option<f64>,
-    /// Server CPU seconds (when the bench started it).
+    /// Server CPU seconds (when the bench started it), all nodes together.
     pub server: Option<f64>,
+    /// Each node's (in a cluster: more than one).
+    pub nodes: Vec<NodeCpu>,
+    /// Redis CPU seconds (in a cluster).
+    pub redis: Option<f64>,
 }
 
 impl CpuMeter {
     /// Starts measuring now.
-    pub fn start(server_pid: Option<u32>) -> CpuMeter {
+    pub fn start(watched: &Watched) -> CpuMeter {
+        let threads = watched.redis.is_some();
         CpuMeter {
-            server_pid,
+            watched: watched.clone(),
             started: Instant::now(),
             bench: cpu_seconds(None),
-            server: server_pid.and_then(|pid| cpu_seconds(Some(pid))),
+            servers: watched
+                .servers
+                .iter()
+                .map(|&pid| NodeCpu::read(pid, threads))
+                .collect(),
+            redis: watched.redis.and_then(|pid| cpu_seconds(Some(pid))),
         }
     }
 
     /// CPU used since [`CpuMeter::start`].
     pub fn stop(&self) -> CpuUse {
         let delta = |before: Option<f64>, after: Option<f64>| Some(after? - before?);
+        let threads = self.watched.redis.is_some();
+        let nodes: Vec<NodeCpu> = self
+            .watched
+            .servers
+            .iter()
+            .zip(&self.servers)
+            .map(|(&pid, &before)| NodeCpu::read(pid, threads).since(before))
+            .collect();
+        let server = nodes
+            .iter()
+            .map(|node| node.total)
+            .try_fold(0.0, |sum, total| Some(sum + total?))
+            .filter(|_| !nodes.is_empty());
         CpuUse {
             wall: self.started.elapsed().as_secs_f64(),
             bench: delta(self.bench, cpu_seconds(None)),
-            server: delta(
-                self.server,
-                self.server_pid.and_then(|pid| cpu_seconds(Some(pid))),
+            server,
+            nodes,
+            redis: delta(
+                self.redis,
+                self.watched.redis.and_then(|pid| cpu_seconds(Some(pid))),
             ),
         }
     }

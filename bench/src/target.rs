@@ -5,13 +5,22 @@
 //! directory on disk (`--data-dir`, and always with `--tls`, whose
 //! self-signed certificate the generator reads from there), removed
 //! after the run.
+//!
+//! With `--cluster N`, "our own server" is N chinwagd nodes joined to one
+//! private redis-server ([`OwnRedis`]), started one after the other with
+//! the same flags; the generator then spreads its connections over the
+//! nodes round-robin (see [`Endpoint`]). In a cluster the durable data
+//! lives in Redis; a data directory (shared by the nodes) keeps only the
+//! self-signed certificate of `--tls`.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use chinwag_bench_lib::own_server::{Launch, OwnServer, StderrSummary};
+use chinwag_bench_lib::own_redis::OwnRedis;
+use chinwag_bench_lib::own_server::{self, Launch, OwnServer, StderrSummary};
+use chinwag_bench_lib::procfs::Watched;
 
 use crate::net::Endpoint;
 use crate::tls::{SELF_SIGNED_CERT, TlsClient};
@@ -36,7 +45,14 @@ pub(crate) struct ServerOptions {
     pub(crate) tls: bool,
     /// The certificate to trust on an external TLS server.
     pub(crate) tls_trust: Option<PathBuf>,
+    /// Our own server is a cluster of this many nodes on a private Redis.
+    pub(crate) cluster: Option<usize>,
 }
+
+/// What `--cluster` with `--server` says.
+pub(crate) const CLUSTER_WITH_SERVER: &str = "--cluster is not supported with --server: \
+    --cluster starts its own redis-server and nodes; to measure a cluster of yours, \
+    point --server at one of its nodes";
 
 /// What a workload needs of our own server beyond the common flags.
 #[derive(Debug, Clone, Default)]
@@ -58,17 +74,21 @@ pub(crate) struct TargetInfo {
     /// The connections spoke TLS.
     pub(crate) tls: bool,
     /// Where our server kept its data, with the file system's type
-    /// (`none`: in memory; `external`: not ours).
+    /// (`none`: in memory; `external`: not ours; `redis`: a cluster's).
     pub(crate) data: String,
+    /// Our server's nodes: 1, or N with `--cluster N` (0: not ours).
+    pub(crate) nodes: usize,
 }
 
 /// The server one workload runs against.
 #[derive(Debug)]
 pub(crate) struct Target {
     endpoint: Endpoint,
-    // Declared before `data`: a server dropped on an error is killed
-    // before its directory is removed.
-    own: Option<OwnServer>,
+    // Declared before `redis` and `data`: a server dropped on an error is
+    // killed before Redis stops and its directory is removed.
+    /// Our server, or a cluster's nodes in the order they joined.
+    own: Vec<OwnServer>,
+    redis: Option<OwnRedis>,
     data: Option<tempfile::TempDir>,
     data_note: String,
 }
@@ -82,6 +102,9 @@ impl Target {
     /// certificate to trust cannot be read.
     pub(crate) fn open(options: &ServerOptions, needs: &Needs) -> anyhow::Result<Target> {
         if let Some(text) = &options.external {
+            if options.cluster.is_some() {
+                bail!("{CLUSTER_WITH_SERVER}");
+            }
             let addr = chinwag_bench_lib::resolve(text)?;
             let tls = match (options.tls, &options.tls_trust) {
                 (false, _) => None,
@@ -89,8 +112,12 @@ impl Target {
                 (true, None) => bail!("--tls with --server needs --tls-trust CERT.pem"),
             };
             return Ok(Target {
-                endpoint: Endpoint { addr, tls },
-                own: None,
+                endpoint: Endpoint {
+                    addrs: vec![addr],
+                    tls,
+                },
+                own: Vec::new(),
+                redis: None,
                 data: None,
                 data_note: "external".to_owned(),
             });
@@ -119,28 +146,41 @@ impl Target {
         if options.tls {
             flags.extend(["--tls-bind", "127.0.0.1:0", "--tls-self-signed"].map(String::from));
         }
-        let own = OwnServer::start(&Launch {
+        let launch = Launch {
             flags,
             env: vec![("RUST_LOG", options.log.clone())],
             scan_stderr: needs.scan_log,
             start_timeout: START_TIMEOUT,
             stop_timeout: STOP_TIMEOUT,
-        })?;
+        };
+        let (own, redis) = match options.cluster {
+            None => (vec![OwnServer::start(&launch)?], None),
+            Some(n) => {
+                let redis = OwnRedis::start()?;
+                let nodes = own_server::start_nodes(n, &launch, &redis.url(), NODE_PREFIX)?;
+                (nodes, Some(redis))
+            }
+        };
         let tls = match (&dir, options.tls) {
             (Some(dir), true) => Some(TlsClient::trusting(&Path::new(dir).join(SELF_SIGNED_CERT))?),
             _ => None,
         };
-        let addr = match tls {
-            Some(_) => own.tls_addr().context("no TLS address")?,
-            None => own.addr(),
-        };
-        let data_note = match &dir {
-            Some(dir) => format!("{dir} ({})", filesystem_of(Path::new(dir))),
-            None => "none".to_owned(),
+        let addrs = own
+            .iter()
+            .map(|node| match tls {
+                Some(_) => node.tls_addr().context("no TLS address"),
+                None => Ok(node.addr()),
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let data_note = match (&dir, &redis) {
+            (_, Some(redis)) => format!("redis ({})", redis.addr()),
+            (Some(dir), None) => format!("{dir} ({})", filesystem_of(Path::new(dir))),
+            (None, None) => "none".to_owned(),
         };
         Ok(Target {
-            endpoint: Endpoint { addr, tls },
-            own: Some(own),
+            endpoint: Endpoint { addrs, tls },
+            own,
+            redis,
             data,
             data_note,
         })
@@ -151,17 +191,30 @@ impl Target {
         self.endpoint.clone()
     }
 
-    /// The server's pid when the bench started it.
-    pub(crate) fn pid(&self) -> Option<u32> {
-        self.own.as_ref().map(OwnServer::pid)
+    /// Our server's processes, one per node (empty: not ours).
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        self.own.iter().map(OwnServer::pid).collect()
+    }
+
+    /// What a CPU meter reads: our nodes and our Redis.
+    pub(crate) fn watched(&self) -> Watched {
+        Watched {
+            servers: self.pids(),
+            redis: self.redis.as_ref().map(OwnRedis::pid),
+        }
+    }
+
+    /// `used_memory` of our Redis, in a cluster.
+    pub(crate) fn redis_used_memory(&self) -> Option<u64> {
+        self.redis.as_ref().and_then(OwnRedis::used_memory)
     }
 
     /// `"own"` or `"external"`, for the report.
     pub(crate) fn kind(&self) -> &'static str {
-        if self.own.is_some() {
-            "own"
-        } else {
+        if self.own.is_empty() {
             "external"
+        } else {
+            "own"
         }
     }
 
@@ -171,36 +224,75 @@ impl Target {
             kind: self.kind(),
             tls: self.endpoint.tls.is_some(),
             data: self.data_note.clone(),
+            nodes: self.own.len(),
         }
     }
 
-    /// Stops our own server (then removes its temporary data directory).
+    /// Stops our own server, every node of it (then Redis, then removes
+    /// the temporary data directory).
     ///
     /// # Errors
     ///
-    /// It had to be killed, or exited unsuccessfully.
+    /// A node had to be killed, or exited unsuccessfully.
     pub(crate) fn stop(self) -> anyhow::Result<Ended> {
-        let Target { own, data, .. } = self;
-        let Some(mut own) = own else {
+        let Target {
+            own, redis, data, ..
+        } = self;
+        if own.is_empty() {
             return Ok(Ended::default());
-        };
-        let stopped = own.stop();
-        // After SIGTERM everything accepted is on disk.
-        let data_bytes = data.as_ref().map(|dir| bytes_in(dir.path()));
-        drop(data);
-        let ended = Ended {
-            log: stopped.stderr,
-            data_bytes,
-        };
-        match stopped.status {
-            Some(status) if status.success() => Ok(ended),
-            Some(status) => bail!("the server exited with {status}"),
-            None => {
-                bail!("the server did not stop within {STOP_TIMEOUT:?} of SIGTERM and was killed")
+        }
+        let cluster = redis.is_some();
+        let mut log: Option<StderrSummary> = None;
+        let mut trouble = Vec::new();
+        for (k, mut node) in own.into_iter().enumerate() {
+            let which = if cluster {
+                format!("node {NODE_PREFIX}{}", k + 1)
+            } else {
+                "the server".to_owned()
+            };
+            let stopped = node.stop();
+            if let Some(stderr) = stopped.stderr {
+                let merged = log.get_or_insert_with(StderrSummary::default);
+                merged.n_errors += stderr.n_errors;
+                merged.n_warnings += stderr.n_warnings;
+                for line in stderr.first {
+                    if merged.first.len() < 5 {
+                        merged.first.push(if cluster {
+                            format!("[{NODE_PREFIX}{}] {line}", k + 1)
+                        } else {
+                            line
+                        });
+                    }
+                }
+            }
+            match stopped.status {
+                Some(status) if status.success() => {}
+                Some(status) => trouble.push(format!("{which} exited with {status}")),
+                None => trouble.push(format!(
+                    "{which} did not stop within {STOP_TIMEOUT:?} of SIGTERM and was killed"
+                )),
             }
         }
+        if let Some(redis) = redis
+            && !redis.stop()
+        {
+            trouble.push("the private redis-server did not stop and was killed".to_owned());
+        }
+        // After SIGTERM everything accepted is on disk.
+        let data_bytes = data
+            .as_ref()
+            .filter(|_| !cluster)
+            .map(|dir| bytes_in(dir.path()));
+        drop(data);
+        if !trouble.is_empty() {
+            bail!("{}", trouble.join("; "));
+        }
+        Ok(Ended { log, data_bytes })
     }
 }
+
+/// Node names in a cluster: `bench1`, `bench2`, …
+const NODE_PREFIX: &str = "bench";
 
 /// What is left of our server once it stopped.
 #[derive(Debug, Default)]

@@ -7,6 +7,12 @@
 //! ECHO`, at the start of a line's bytes) is removed there. Writes are
 //! queued per connection and flushed once per loop turn, so several lines
 //! ready for one socket leave in one `write` call.
+//!
+//! Against a cluster the endpoint has one address per node, and
+//! connection `k` goes to node `k mod N`: consecutive connections are on
+//! different nodes, so the two users of every pair (connections `2i`,
+//! `2i + 1` from a base) are split across nodes, and a crowd is spread
+//! evenly.
 
 use std::io::{self, Read as _, Write as _};
 
@@ -56,8 +62,9 @@ pub(crate) struct IoCounters {
 /// Where the connections go, and whether they speak TLS.
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
-    /// The server's address (its TLS listener's, with `tls`).
-    pub(crate) addr: SocketAddr,
+    /// The server's address (its TLS listener's, with `tls`); one per node
+    /// of a cluster, connection `k` going to `addrs[k % addrs.len()]`.
+    pub(crate) addrs: Vec<SocketAddr>,
     /// TLS on every connection, trusting this.
     pub(crate) tls: Option<TlsClient>,
 }
@@ -132,7 +139,8 @@ impl Net {
             }
             None => None,
         };
-        let stream = TcpStream::connect(self.endpoint.addr).and_then(|mut stream| {
+        let addr = self.endpoint.addrs[node_of(id, self.endpoint.addrs.len())];
+        let stream = TcpStream::connect(addr).and_then(|mut stream| {
             stream.set_nodelay(true)?;
             self.poll.registry().register(
                 &mut stream,
@@ -401,6 +409,11 @@ impl Net {
     }
 }
 
+/// The node connection `id` goes to, of `nodes`: round-robin.
+fn node_of(id: usize, nodes: usize) -> usize {
+    id % nodes
+}
+
 impl Conn {
     fn new(stream: Option<TcpStream>, tls: Option<Box<ClientConnection>>) -> Conn {
         Conn {
@@ -412,5 +425,23 @@ impl Conn {
             out_pos: 0,
             queued: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::node_of;
+
+    #[test]
+    fn the_two_users_of_every_pair_are_on_different_nodes() {
+        for nodes in 2..=5 {
+            for base in 0..7 {
+                for pair in 0..50 {
+                    let a = base + 2 * pair;
+                    assert_ne!(node_of(a, nodes), node_of(a + 1, nodes));
+                }
+            }
+        }
+        assert!((0..10).all(|id| node_of(id, 1) == 0));
     }
 }

@@ -1,7 +1,9 @@
 //! The workloads about many idle users: `connect` (how fast N users get in
 //! and what they cost the server in memory and threads) and `list` (how
 //! long `/list` takes with N users online). Both end by timing `/list` from
-//! one more client.
+//! one more client. In a cluster, `connect` reads the memory of every node
+//! (each holds a copy of every user, and the connections of its own) and
+//! of Redis (`used_memory`: the log every login was appended to).
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -65,13 +67,14 @@ pub(crate) fn connect(context: &Context, params: ConnectParams) -> anyhow::Resul
     let clients = params.clients.max(1);
     let target = context.target(clients + 1)?;
     let deadline = Instant::now() + context.timeout;
-    let pid = target.pid();
-    let before = pid.and_then(mem_status);
-    let before_parts = pid.and_then(rss_parts);
+    let pids = target.pids();
+    let before: Option<Vec<MemStatus>> = pids.iter().map(|&pid| mem_status(pid)).collect();
+    let before_parts: Option<Vec<RssParts>> = pids.iter().map(|&pid| rss_parts(pid)).collect();
+    let redis_before = target.redis_used_memory();
     let mut net = Net::new(target.endpoint())?;
     let names = (0..clients).map(|i| format!("c{i}")).collect();
     let mut users = Register::new(&net, names, params.concurrency);
-    let cpu = CpuMeter::start(pid);
+    let cpu = CpuMeter::start(&target.watched());
     let started = Instant::now();
     net.run(&mut users, deadline)?;
     let took = users.finished.unwrap_or_else(Instant::now) - started;
@@ -85,10 +88,12 @@ pub(crate) fn connect(context: &Context, params: ConnectParams) -> anyhow::Resul
         })?;
     }
     let registered_in = registering.elapsed().as_secs_f64();
-    let settled = match pid {
-        Some(pid) => Some(settle(&mut net, &mut users, pid, deadline)?),
-        None => None,
+    let settled = if pids.is_empty() {
+        None
+    } else {
+        Some(settle(&mut net, &mut users, &pids, deadline)?)
     };
+    let redis_after = target.redis_used_memory();
     let lists = time_lists(&mut net, 1, deadline);
     net.close_all();
     let info = target.info();
@@ -124,15 +129,30 @@ pub(crate) fn connect(context: &Context, params: ConnectParams) -> anyhow::Resul
             "then every user registered its name, in {registered_in:.2} s"
         );
     }
-    add_memory(&mut json, &mut summary, before, settled, clients);
-    if let (
-        Some(before),
-        Some(Settled {
-            parts: Some(after), ..
-        }),
-    ) = (before_parts, settled)
-    {
-        add_parts(&mut json, &mut summary, before, after, clients);
+    add_memory(
+        &mut json,
+        &mut summary,
+        before.as_deref(),
+        settled.as_ref(),
+        clients,
+    );
+    let after_parts: Option<Vec<RssParts>> = settled
+        .as_ref()
+        .and_then(|settled| settled.parts.iter().copied().collect());
+    if let (Some(before), Some(after)) = (before_parts, after_parts) {
+        add_parts(&mut json, &mut summary, &before, &after, clients);
+    }
+    if let (Some(before), Some(after)) = (redis_before, redis_after) {
+        let per_user = after.saturating_sub(before) as f64 / clients as f64;
+        json.int("redis_used_before", before)
+            .int("redis_used_after", after)
+            .num("redis_bytes_per_user", per_user);
+        let _ = writeln!(
+            summary,
+            "redis used_memory {} -> {} KiB ({per_user:.0} bytes per user)",
+            before / 1024,
+            after / 1024
+        );
     }
     let list_ok = add_lists(
         &mut json,
@@ -156,7 +176,7 @@ pub(crate) fn list(context: &Context, params: ListParams) -> anyhow::Result<Repo
     let mut net = Net::new(target.endpoint())?;
     let names = (0..clients).map(|i| format!("l{i}")).collect();
     register(&mut net, names, SETUP_CONCURRENCY, deadline)?;
-    let cpu = CpuMeter::start(target.pid());
+    let cpu = CpuMeter::start(&target.watched());
     let lists = time_lists(&mut net, params.reps.max(1), deadline);
     let cpu = cpu.stop();
     net.close_all();
@@ -174,42 +194,43 @@ pub(crate) fn list(context: &Context, params: ListParams) -> anyhow::Result<Repo
     Ok(Report::new(json, summary, ok))
 }
 
-/// The server's memory once settled, where it is, and how long settling
-/// took.
-#[derive(Debug, Clone, Copy)]
+/// The server's memory once settled (each node's, in a cluster), where it
+/// is, and how long settling took.
+#[derive(Debug, Clone)]
 struct Settled {
-    status: MemStatus,
-    parts: Option<RssParts>,
+    status: Vec<MemStatus>,
+    parts: Vec<Option<RssParts>>,
     secs: f64,
 }
 
-/// Keeps every client connected (and read) while sampling the server's
-/// memory until it stops changing.
+/// Keeps every client connected (and read) while sampling the memory of
+/// the server's processes until none changes any more.
 fn settle(
     net: &mut Net,
     users: &mut Register,
-    pid: u32,
+    pids: &[u32],
     deadline: Instant,
 ) -> anyhow::Result<Settled> {
+    let read = || -> Option<Vec<MemStatus>> { pids.iter().map(|&pid| mem_status(pid)).collect() };
     let started = Instant::now();
     let limit = (started + SETTLE_MAX).min(deadline);
-    let mut previous = mem_status(pid);
+    let mut previous = read();
     let mut steady = 0;
     while steady < STEADY_SAMPLES && Instant::now() < limit {
         net.run_for(users, SAMPLE_EVERY)?;
-        let current = mem_status(pid);
-        steady = match (previous, current) {
-            (Some(a), Some(b)) if is_steady(a, b) => steady + 1,
+        let current = read();
+        steady = match (&previous, &current) {
+            (Some(a), Some(b)) if a.iter().zip(b).all(|(&a, &b)| is_steady(a, b)) => steady + 1,
             _ => 0,
         };
         previous = current;
     }
     let Some(status) = previous else {
-        bail!("cannot read /proc/{pid}/status");
+        bail!("cannot read /proc/PID/status of the server {pids:?}");
     };
     Ok(Settled {
         status,
-        parts: rss_parts(pid),
+        parts: pids.iter().map(|&pid| rss_parts(pid)).collect(),
         secs: started.elapsed().as_secs_f64(),
     })
 }
@@ -220,11 +241,13 @@ fn is_steady(a: MemStatus, b: MemStatus) -> bool {
     a.threads == b.threads && a.rss_kib.abs_diff(b.rss_kib) <= tolerance
 }
 
+/// Adds the server's memory before and after; in a cluster, the sum over
+/// the nodes (what a user costs the whole cluster) and then each node.
 fn add_memory(
     json: &mut JsonLine,
     summary: &mut String,
-    before: Option<MemStatus>,
-    after: Option<Settled>,
+    before: Option<&[MemStatus]>,
+    after: Option<&Settled>,
     clients: usize,
 ) {
     let (Some(before), Some(after)) = (before, after) else {
@@ -232,30 +255,67 @@ fn add_memory(
         summary.push_str("server memory: n/a (not started by the bench)\n");
         return;
     };
-    let grown = after.status.rss_kib.saturating_sub(before.rss_kib);
+    let total = |statuses: &[MemStatus]| MemStatus {
+        rss_kib: statuses.iter().map(|s| s.rss_kib).sum(),
+        threads: statuses.iter().map(|s| s.threads).sum(),
+    };
+    let (sum_before, sum_after) = (total(before), total(&after.status));
+    let grown = sum_after.rss_kib.saturating_sub(sum_before.rss_kib);
     let per_conn = grown as f64 / clients as f64;
-    json.int("rss_before_kib", before.rss_kib)
-        .int("rss_after_kib", after.status.rss_kib)
-        .int("threads_before", before.threads)
-        .int("threads_after", after.status.threads)
+    json.int("rss_before_kib", sum_before.rss_kib)
+        .int("rss_after_kib", sum_after.rss_kib)
+        .int("threads_before", sum_before.threads)
+        .int("threads_after", sum_after.threads)
         .num("kib_per_conn", per_conn)
         .num("settle_s", after.secs);
+    let nodes = before.len();
     let _ = writeln!(
         summary,
-        "server RSS {} -> {} KiB ({per_conn:.1} KiB per connection), threads {} -> {} \
+        "server RSS{} {} -> {} KiB ({per_conn:.1} KiB per connection), threads {} -> {} \
          (settled after {:.1} s)",
-        before.rss_kib, after.status.rss_kib, before.threads, after.status.threads, after.secs
+        if nodes > 1 { " (all nodes)" } else { "" },
+        sum_before.rss_kib,
+        sum_after.rss_kib,
+        sum_before.threads,
+        sum_after.threads,
+        after.secs
     );
+    if nodes < 2 {
+        return;
+    }
+    for (k, (before, after)) in before.iter().zip(&after.status).enumerate() {
+        let n = k + 1;
+        let grown = after.rss_kib.saturating_sub(before.rss_kib);
+        // Every node holds every user; its own connections are 1/N of them.
+        let per_user = grown as f64 / clients as f64;
+        json.int(&format!("node{n}_rss_before_kib"), before.rss_kib)
+            .int(&format!("node{n}_rss_after_kib"), after.rss_kib)
+            .int(&format!("node{n}_threads_after"), after.threads)
+            .num(&format!("node{n}_kib_per_user"), per_user);
+        let _ = writeln!(
+            summary,
+            "  node {n}: RSS {} -> {} KiB ({per_user:.1} KiB per user of the cluster), \
+             threads {} -> {}",
+            before.rss_kib, after.rss_kib, before.threads, after.threads
+        );
+    }
 }
 
-/// Adds where the growth per connection is: thread stacks, heap, the rest.
+/// Adds where the growth per connection is: thread stacks, heap, the rest
+/// (summed over the nodes of a cluster).
 fn add_parts(
     json: &mut JsonLine,
     summary: &mut String,
-    before: RssParts,
-    after: RssParts,
+    before: &[RssParts],
+    after: &[RssParts],
     clients: usize,
 ) {
+    let sum = |parts: &[RssParts]| RssParts {
+        stacks_kib: parts.iter().map(|p| p.stacks_kib).sum(),
+        heap_kib: parts.iter().map(|p| p.heap_kib).sum(),
+        other_kib: parts.iter().map(|p| p.other_kib).sum(),
+    };
+    let (before, after) = (sum(before), sum(after));
     let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / clients as f64;
     let stacks = per(before.stacks_kib, after.stacks_kib);
     let heap = per(before.heap_kib, after.heap_kib);

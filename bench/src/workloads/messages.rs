@@ -147,7 +147,7 @@ fn chatting_pairs(
         (p.ready, n_pairs, &p.failures)
     })?;
     let routing = Routing::Pairs { base };
-    let mut flow = Flow::new(2 * n_pairs, pace, routing, seconds(secs), target.pid());
+    let mut flow = Flow::new(2 * n_pairs, pace, routing, seconds(secs), target.watched());
     if n_guessers == 0 {
         measure(&mut net, &mut flow, secs)?;
         net.close_all();
@@ -214,7 +214,13 @@ pub(crate) fn fanout(context: &Context, params: FanoutParams) -> anyhow::Result<
     })?;
     let routing = Routing::Room { base, members };
     let pace = Pace::Rate(params.rate.max(0.001));
-    let mut flow = Flow::new(senders, pace, routing, seconds(params.secs), target.pid());
+    let mut flow = Flow::new(
+        senders,
+        pace,
+        routing,
+        seconds(params.secs),
+        target.watched(),
+    );
     measure(&mut net, &mut flow, params.secs)?;
     net.close_all();
     let info = target.info();

@@ -151,7 +151,9 @@ fn check_phase(
 }
 
 /// Adds the CPU fields (seconds and percent of one core) to `json` and
-/// `summary`.
+/// `summary`: the generator's, the server's (in a cluster: all nodes
+/// together, then each node with its applier and writer threads) and, in
+/// a cluster, Redis's.
 pub(crate) fn add_cpu(json: &mut JsonLine, summary: &mut String, cpu: &CpuUse) {
     let percent = |seconds: Option<f64>| seconds.map(|s| 100.0 * s / cpu.wall.max(1e-9));
     json.opt_num("bench_cpu_s", cpu.bench)
@@ -165,23 +167,54 @@ pub(crate) fn add_cpu(json: &mut JsonLine, summary: &mut String, cpu: &CpuUse) {
         ),
         None => "n/a".to_owned(),
     };
+    let cluster = cpu.nodes.len() > 1 || cpu.redis.is_some();
     let _ = writeln!(
         summary,
-        "cpu over {:.2} s: generator {}, server {}",
+        "cpu over {:.2} s: generator {}, server {}{}",
         cpu.wall,
         show(cpu.bench),
+        if cluster { "(all nodes) " } else { "" },
         show(cpu.server)
     );
+    if !cluster {
+        return;
+    }
+    json.opt_num("redis_cpu_s", cpu.redis)
+        .opt_num("redis_cpu_pct", percent(cpu.redis));
+    let _ = writeln!(summary, "  redis-server {}", show(cpu.redis));
+    for (k, node) in cpu.nodes.iter().enumerate() {
+        let n = k + 1;
+        json.opt_num(&format!("node{n}_cpu_pct"), percent(node.total))
+            .opt_num(&format!("node{n}_applier_cpu_pct"), percent(node.applier))
+            .opt_num(&format!("node{n}_writer_cpu_pct"), percent(node.writer));
+        let _ = writeln!(
+            summary,
+            "  node {n}: {}; its applier thread {}, its writer thread {}",
+            show(node.total),
+            show(node.applier),
+            show(node.writer)
+        );
+    }
 }
 
 /// Adds which server ran, whether over TLS, and where it kept its data.
 pub(crate) fn add_server(json: &mut JsonLine, summary: &mut String, info: &TargetInfo) {
     json.str("server", info.kind)
         .bool("tls", info.tls)
-        .str("data", &info.data);
+        .str("data", &info.data)
+        .int("nodes", info.nodes as u64);
+    let cluster = if info.nodes > 1 {
+        format!(
+            ", a cluster of {} nodes on one private redis-server, clients spread round-robin \
+             (every pair split across two nodes)",
+            info.nodes
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         summary,
-        "server: {}{}, data: {}",
+        "server: {}{cluster}{}, data: {}",
         info.kind,
         if info.tls { ", over TLS" } else { "" },
         info.data

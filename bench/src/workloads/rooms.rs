@@ -67,8 +67,8 @@ pub(crate) fn rooms(context: &Context, params: RoomsParams) -> anyhow::Result<Re
     let routing = Routing::Room { base, members };
     let pace = Pace::Window(params.window.max(1));
     let length = seconds(params.secs);
-    let mut flow = Flow::new(n_users, pace, routing, length, target.pid());
-    let writer = WriterCpu::start(target.pid());
+    let mut flow = Flow::new(n_users, pace, routing, length, target.watched());
+    let writer = WriterCpu::start(target.pids().first().copied());
     measure(&mut net, &mut flow, params.secs)?;
     let writer = writer.stop();
     net.close_all();
@@ -80,7 +80,7 @@ pub(crate) fn rooms(context: &Context, params: RoomsParams) -> anyhow::Result<Re
         .int("rooms", n_rooms as u64)
         .int("members", members as u64)
         .int("window", params.window);
-    let said = flow.window.map_or(0, |window| window.sent);
+    let said = flow.window.as_ref().map_or(0, |window| window.sent);
     let said_per_sec = said as f64 / params.secs.max(1e-9);
     json.num("said_per_sec", said_per_sec);
     let (mut json, mut summary, mut ok) = flow_parts(json, &info, params.secs, &flow);

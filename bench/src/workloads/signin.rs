@@ -144,7 +144,7 @@ pub(crate) fn signin(context: &Context, params: SigninParams) -> anyhow::Result<
     let names: Vec<String> = (0..n_names).map(|i| format!("s{i}")).collect();
     let register_took = register_accounts(&mut net, names.clone(), deadline)?;
     let mut signers = Signers::new(names, n_signers, seconds(params.secs));
-    let cpu = CpuMeter::start(target.pid());
+    let cpu = CpuMeter::start(&target.watched());
     let finished = net.run(&mut signers, Instant::now() + seconds(params.secs) + DRAIN)?;
     let cpu = cpu.stop();
     net.close_all();
