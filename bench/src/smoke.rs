@@ -1,7 +1,9 @@
 //! What CI runs (`chinwag-bench smoke`): every workload at small sizes,
 //! each for a second or so, the new ones of version 2 included (rooms on
-//! disk, sign-ins, a password flood beside chat, TLS), in about ten
-//! seconds all told.
+//! disk, sign-ins, a password flood beside chat, TLS), and a cluster of
+//! two nodes on a private redis-server (chat pairs split across the nodes,
+//! a crowd spread over them), in about fifteen seconds all told. Against a
+//! server given with `--server` the cluster runs are left out.
 
 use crate::cli::{Common, Flags, Workload};
 use crate::workloads::crowd::{ConnectParams, ListParams};
@@ -19,6 +21,10 @@ pub(crate) fn runs(common: &Common) -> Vec<Workload> {
         tls: true,
         ..common.clone()
     };
+    let cluster = Common {
+        cluster: Some(2),
+        ..common.clone()
+    };
     let pairs = PairsParams {
         pairs: 4,
         window: 4,
@@ -29,7 +35,7 @@ pub(crate) fn runs(common: &Common) -> Vec<Workload> {
         concurrency: 50,
         register: false,
     };
-    vec![
+    let mut runs = vec![
         Workload::Pairs(Flags::new(pairs, common)),
         Workload::Rate(Flags::new(
             RateParams {
@@ -76,5 +82,12 @@ pub(crate) fn runs(common: &Common) -> Vec<Workload> {
         )),
         Workload::Pairs(Flags::new(pairs, &tls)),
         Workload::Connect(Flags::new(connect, &tls)),
-    ]
+    ];
+    if common.server.is_none() {
+        runs.extend([
+            Workload::Pairs(Flags::new(pairs, &cluster)),
+            Workload::Connect(Flags::new(connect, &cluster)),
+        ]);
+    }
+    runs
 }
