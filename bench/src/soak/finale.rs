@@ -24,13 +24,15 @@ pub(crate) const RSS_SLACK_PERCENT: u64 = 10;
 
 /// Logs in with every name in `names` (4 at a time), signing in with the
 /// ledger's password to a registered one, and quits; returns how many
-/// succeeded.
-pub(crate) fn check_names(addr: SocketAddr, names: Vec<String>, ledger: &Ledger) -> usize {
-    let names: Vec<(String, Option<String>)> = names
+/// succeeded. Name `i` goes to `addrs[i % addrs.len()]` (the nodes of a
+/// cluster in turn).
+pub(crate) fn check_names(addrs: &[SocketAddr], names: Vec<String>, ledger: &Ledger) -> usize {
+    let names: Vec<(SocketAddr, String, Option<String>)> = names
         .into_iter()
-        .map(|name| {
+        .enumerate()
+        .map(|(i, name)| {
             let password = ledger.password_of(&name);
-            (name, password)
+            (addrs[i % addrs.len()], name, password)
         })
         .collect();
     let queue = Mutex::new(names);
@@ -38,7 +40,7 @@ pub(crate) fn check_names(addr: SocketAddr, names: Vec<String>, ledger: &Ledger)
     std::thread::scope(|scope| {
         for _ in 0..4 {
             scope.spawn(|| {
-                while let Some((name, password)) = pop(&queue) {
+                while let Some((addr, name, password)) = pop(&queue) {
                     match login_once(addr, &name, password.as_deref()) {
                         Ok(()) => *n_ok.lock().unwrap_or_else(|e| e.into_inner()) += 1,
                         Err(why) => ledger.violation(format!(
@@ -151,14 +153,16 @@ pub(crate) fn leak(baseline: Usage, after: Usage) -> Option<String> {
 /// resident stack pages, which its stack keeps in glibc's cache after the
 /// thread ends; without this step the leak check would count the cache
 /// filling with such stacks during the main phase (about 8 KiB for each
-/// thread the server ever had at once) as growth.
-pub(crate) fn deepen_stacks(addr: SocketAddr, n: usize, ledger: &Ledger) {
+/// thread the server ever had at once) as growth. The names are
+/// `stack{tag}{k}`: in a cluster, names are the whole cluster's, so each
+/// node's round has a tag of its own.
+pub(crate) fn deepen_stacks(addr: SocketAddr, n: usize, tag: &str, ledger: &Ledger) {
     let all_in = Barrier::new(n);
     std::thread::scope(|scope| {
         for k in 0..n {
             let all_in = &all_in;
             scope.spawn(move || {
-                let name = format!("stack{k}");
+                let name = format!("stack{tag}{k}");
                 let result = register_and_wait(addr, &name, all_in);
                 if let Err(why) = result {
                     ledger.violation(format!("warming stacks with {name}: {why}"));

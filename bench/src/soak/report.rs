@@ -18,16 +18,21 @@ pub(crate) struct Report {
     pub(crate) wall: Duration,
     pub(crate) totals: Totals,
     pub(crate) names_checked: usize,
-    /// Before clients, the peak during the run, after they left.
-    pub(crate) usage: Option<(Usage, Usage, Usage)>,
+    /// Nodes, with `--cluster`.
+    pub(crate) nodes: Option<usize>,
+    /// Before clients, the peak during the run, after they left: of the
+    /// server, or of each node.
+    pub(crate) usage: Option<Vec<(Usage, Usage, Usage)>>,
     /// Before anything connected (the baseline is taken after the warm-up
-    /// phase).
-    pub(crate) cold: Option<Usage>,
+    /// phase), of the server or of each node.
+    pub(crate) cold: Option<Vec<Usage>>,
     pub(crate) stderr: Option<StderrSummary>,
     pub(crate) server_exit: Option<String>,
     /// Whether the data directory kept an account and history across a
-    /// restart (`None`: not checked, on a server of others).
+    /// restart (`None`: not checked, on a server of others or a cluster).
     pub(crate) restart: Option<bool>,
+    /// Redis's `used_memory` at the end, in a cluster.
+    pub(crate) redis_used_kib: Option<u64>,
 }
 
 fn map_text<K: std::fmt::Display>(map: &BTreeMap<K, u64>) -> String {
@@ -42,6 +47,14 @@ fn map_text<K: std::fmt::Display>(map: &BTreeMap<K, u64>) -> String {
 fn map_json<K: std::fmt::Display>(map: &BTreeMap<K, u64>) -> String {
     let parts: Vec<String> = map.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
     format!("{{{}}}", parts.join(","))
+}
+
+/// One object for one server, an array for the nodes of a cluster.
+fn per_node_json<T>(items: &[T], one: impl Fn(&T) -> String) -> String {
+    match items {
+        [item] => one(item),
+        items => format!("[{}]", items.iter().map(one).collect::<Vec<_>>().join(",")),
+    }
 }
 
 fn usage_json(usage: Usage) -> String {
@@ -83,29 +96,48 @@ impl Report {
             "  names       {} used, {} logged in again after the run",
             t.names_used, self.names_checked
         );
-        match self.usage {
-            Some((before, peak, after)) => {
-                let _ = writeln!(
-                    out,
-                    "  server      threads {}/{}/{}, fds {}/{}/{}, RSS {}/{}/{} KiB (after warm-up/peak/after the run)",
-                    before.threads,
-                    peak.threads,
-                    after.threads,
-                    before.fds,
-                    peak.fds,
-                    after.fds,
-                    before.rss_kib,
-                    peak.rss_kib,
-                    after.rss_kib
-                );
+        if let Some(nodes) = self.nodes {
+            let _ = writeln!(
+                out,
+                "  cluster     {nodes} nodes on a private redis-server, connections to the nodes in turn{}",
+                self.redis_used_kib.map_or(String::new(), |kib| format!(
+                    "; Redis used_memory at the end {kib} KiB"
+                ))
+            );
+        }
+        let label = |k: usize| match self.nodes {
+            Some(_) => format!("node {:<5}", k + 1),
+            None => "server     ".to_owned(),
+        };
+        match &self.usage {
+            Some(usage) => {
+                for (k, (before, peak, after)) in usage.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "  {} threads {}/{}/{}, fds {}/{}/{}, RSS {}/{}/{} KiB (after warm-up/peak/after the run)",
+                        label(k),
+                        before.threads,
+                        peak.threads,
+                        after.threads,
+                        before.fds,
+                        peak.fds,
+                        after.fds,
+                        before.rss_kib,
+                        peak.rss_kib,
+                        after.rss_kib
+                    );
+                }
             }
             None => out.push_str("  server      external: resources not measured\n"),
         }
-        if let Some(cold) = self.cold {
+        for (k, cold) in self.cold.iter().flatten().enumerate() {
             let _ = writeln!(
                 out,
-                "  server      cold start (before the warm-up phase): threads {}, fds {}, RSS {} KiB",
-                cold.threads, cold.fds, cold.rss_kib
+                "  {} cold start (before the warm-up phase): threads {}, fds {}, RSS {} KiB",
+                label(k),
+                cold.threads,
+                cold.fds,
+                cold.rss_kib
             );
         }
         if let Some(stderr) = &self.stderr {
@@ -127,6 +159,11 @@ impl Report {
                 out,
                 "  restart     a --data directory {verdict} a registered name and a room's history"
             );
+        } else if self.nodes.is_some() {
+            out.push_str(
+                "  restart     skipped: the data-directory restart check is single-node only \
+                 (a cluster keeps its data in Redis)\n",
+            );
         }
         let _ = writeln!(out, "  violations  {}", t.n_violations);
         for violation in &t.violations {
@@ -138,22 +175,30 @@ impl Report {
     /// The JSON line.
     pub(crate) fn json(&self) -> String {
         let t = &self.totals;
-        let usage = match self.usage {
-            Some((before, peak, after)) => format!(
-                "{{\"before\":{},\"peak\":{},\"after\":{}}}",
-                usage_json(before),
-                usage_json(peak),
-                usage_json(after)
-            ),
+        let usage = match &self.usage {
+            Some(usage) => per_node_json(usage, |&(before, peak, after)| {
+                format!(
+                    "{{\"before\":{},\"peak\":{},\"after\":{}}}",
+                    usage_json(before),
+                    usage_json(peak),
+                    usage_json(after)
+                )
+            }),
             None => "null".into(),
         };
-        let cold = self.cold.map_or("null".into(), usage_json);
+        let cold = self.cold.as_ref().map_or("null".into(), |cold| {
+            per_node_json(cold, |&u| usage_json(u))
+        });
+        let nodes = self.nodes.unwrap_or(1);
+        let redis = self
+            .redis_used_kib
+            .map_or("null".to_owned(), |kib| kib.to_string());
         let (n_errors, n_warnings) = self
             .stderr
             .as_ref()
             .map_or((0, 0), |s| (s.n_errors, s.n_warnings));
         format!(
-            "{{\"tool\":\"chinwag-soak\",\"clients\":{},\"secs\":{},\"seed\":{},\"wall_secs\":{:.1},\"actions\":{},\"messages_sent\":{},\"chat_verified\":{},\"room_received\":{},\"room_verified\":{},\"history_joins\":{},\"history_lines\":{},\"accounts\":{},\"errs\":{},\"disconnects\":{},\"names_used\":{},\"names_checked\":{},\"server\":{usage},\"server_cold\":{cold},\"server_log_errors\":{n_errors},\"server_log_warnings\":{n_warnings},\"restart_ok\":{},\"violations\":{},\"pass\":{}}}",
+            "{{\"tool\":\"chinwag-soak\",\"nodes\":{nodes},\"redis_used_kib\":{redis},\"clients\":{},\"secs\":{},\"seed\":{},\"wall_secs\":{:.1},\"actions\":{},\"messages_sent\":{},\"chat_verified\":{},\"room_received\":{},\"room_verified\":{},\"history_joins\":{},\"history_lines\":{},\"accounts\":{},\"errs\":{},\"disconnects\":{},\"names_used\":{},\"names_checked\":{},\"server\":{usage},\"server_cold\":{cold},\"server_log_errors\":{n_errors},\"server_log_warnings\":{n_warnings},\"restart_ok\":{},\"violations\":{},\"pass\":{}}}",
             self.clients,
             self.secs,
             self.seed,

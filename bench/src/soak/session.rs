@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::telnet::IAC;
@@ -28,10 +29,23 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Facts shared by all clients.
 pub(crate) struct Shared {
-    pub(crate) addr: SocketAddr,
+    /// The server's address; one per node of a cluster.
+    pub(crate) addrs: Vec<SocketAddr>,
     pub(crate) sentinel: String,
     pub(crate) own_server: bool,
     pub(crate) ledger: Arc<Ledger>,
+    /// Connections opened so far: the next goes to node `opened mod N`.
+    pub(crate) opened: AtomicUsize,
+}
+
+impl Shared {
+    /// Where the next connection goes: the nodes of a cluster in turn, so
+    /// a client's sessions move from node to node and two clients that
+    /// meet are mostly on different nodes.
+    pub(crate) fn next_addr(&self) -> SocketAddr {
+        let k = self.opened.fetch_add(1, Ordering::Relaxed);
+        self.addrs[k % self.addrs.len()]
+    }
 }
 
 /// How an action left the connection.
@@ -84,7 +98,7 @@ impl Session {
     ///
     /// The connection or the greeting failed (already reported).
     pub(crate) fn open(shared: &Arc<Shared>, label: String) -> Result<Session, ()> {
-        let wire = Wire::connect(shared.addr).map_err(|error| {
+        let wire = Wire::connect(shared.next_addr()).map_err(|error| {
             shared
                 .ledger
                 .violation(format!("{label}: cannot connect: {error}"));

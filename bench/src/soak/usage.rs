@@ -50,17 +50,17 @@ pub(crate) fn baseline(pid: u32) -> Option<Usage> {
     Some(last)
 }
 
-/// Samples the server every 250 ms until `done`; returns the peak.
-pub(crate) fn monitor(pid: Option<u32>, done: &AtomicBool) -> Usage {
-    let mut peak = Usage::default();
-    while let Some(pid) = pid {
-        if done.load(Ordering::SeqCst) {
-            break;
-        }
-        if let Some(now) = Usage::of(pid) {
-            peak = peak.max(now);
+/// Samples the server's processes (one per node of a cluster) every
+/// 250 ms until `done`; returns each one's peak.
+pub(crate) fn monitor(pids: &[u32], done: &AtomicBool) -> Vec<Usage> {
+    let mut peaks = vec![Usage::default(); pids.len()];
+    while !pids.is_empty() && !done.load(Ordering::SeqCst) {
+        for (peak, &pid) in peaks.iter_mut().zip(pids) {
+            if let Some(now) = Usage::of(pid) {
+                *peak = peak.max(now);
+            }
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    peak
+    peaks
 }
