@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::net::{Handler, IoCounters, Net};
 use crate::stats::Arrival;
 use crate::traffic::{self, Traffic};
+use chinwag_bench_lib::own_redis::{StreamCalls, stream_calls};
 use chinwag_bench_lib::procfs::{CpuMeter, CpuUse, Watched};
 
 /// How messages are paced.
@@ -91,6 +92,8 @@ pub(crate) struct Window {
     pub(crate) io: IoCounters,
     /// Messages sent.
     pub(crate) sent: u64,
+    /// In a cluster: the appends and reads of the log Redis served.
+    pub(crate) redis: Option<StreamCalls>,
 }
 
 /// The measuring phase as a [`Handler`].
@@ -103,6 +106,7 @@ pub(crate) struct Flow {
     length: Duration,
     watched: Watched,
     started: Option<(Instant, CpuMeter, IoCounters)>,
+    redis_at_start: Option<StreamCalls>,
     end: Option<Instant>,
     sending: bool,
     scheduled: u64,
@@ -138,6 +142,7 @@ impl Flow {
             length,
             watched,
             started: None,
+            redis_at_start: None,
             end: None,
             sending: true,
             scheduled: 0,
@@ -151,6 +156,7 @@ impl Flow {
         self.traffic.set_window(now, end);
         self.end = Some(end);
         self.started = Some((now, CpuMeter::start(&self.watched), net.counters()));
+        self.redis_at_start = self.watched.redis_addr.and_then(stream_calls);
         if let Pace::Window(window) = self.pace {
             let now_ns = self.traffic.at_ns(now);
             for stream in 0..self.traffic.streams() {
@@ -202,6 +208,10 @@ impl Flow {
                     reads: now.reads - io.reads,
                 },
                 sent: self.traffic.sent_total(),
+                redis: self
+                    .redis_at_start
+                    .zip(self.watched.redis_addr.and_then(stream_calls))
+                    .map(|(before, after)| after.since(before)),
             });
         }
     }

@@ -128,6 +128,11 @@ impl OwnRedis {
         info_field(&info, "used_memory")?.parse().ok()
     }
 
+    /// How many `XADD` and `XREAD` calls Redis has served so far.
+    pub fn stream_calls(&self) -> Option<StreamCalls> {
+        stream_calls(self.addr)
+    }
+
     /// Stops Redis (the guard sends it SIGTERM, then SIGKILL) and removes
     /// its directory; true if the guard finished in time.
     pub fn stop(mut self) -> bool {
@@ -158,6 +163,52 @@ impl Drop for OwnRedis {
     fn drop(&mut self) {
         self.shut();
     }
+}
+
+/// Calls to the stream commands a cluster uses, from `INFO commandstats`:
+/// each node's writer appends with `XADD`, each node's applier reads
+/// with (blocking) `XREAD`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamCalls {
+    /// `XADD` calls.
+    pub xadd: u64,
+    /// Microseconds Redis spent in them.
+    pub xadd_usec: u64,
+    /// `XREAD` calls.
+    pub xread: u64,
+}
+
+impl StreamCalls {
+    /// The calls between `before` and `self`.
+    pub fn since(self, before: StreamCalls) -> StreamCalls {
+        StreamCalls {
+            xadd: self.xadd.saturating_sub(before.xadd),
+            xadd_usec: self.xadd_usec.saturating_sub(before.xadd_usec),
+            xread: self.xread.saturating_sub(before.xread),
+        }
+    }
+}
+
+/// [`StreamCalls`] of the Redis at `addr`.
+pub fn stream_calls(addr: SocketAddr) -> Option<StreamCalls> {
+    let info = command(addr, &["INFO", "commandstats"]).ok()?;
+    // `cmdstat_xadd:calls=12,usec=34,usec_per_call=2.83,…`; absent until
+    // the command was first called.
+    let stat = |name: &str, key: &str| -> u64 {
+        info_field(&info, &format!("cmdstat_{name}"))
+            .and_then(|fields| {
+                fields
+                    .split(',')
+                    .find_map(|field| field.strip_prefix(key)?.strip_prefix('='))
+            })
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0)
+    };
+    Some(StreamCalls {
+        xadd: stat("xadd", "calls"),
+        xadd_usec: stat("xadd", "usec"),
+        xread: stat("xread", "calls"),
+    })
 }
 
 /// `(addr, pid)` from the guard's `redis on ADDR pid PID` line.
@@ -305,5 +356,10 @@ mod tests {
         let info = "# Memory\r\nused_memory:1034592\r\nused_memory_human:1010.34K\r\n";
         assert_eq!(info_field(info, "used_memory"), Some("1034592"));
         assert_eq!(info_field(info, "used_memory_peak"), None);
+        let stats = "# Commandstats\r\ncmdstat_xadd:calls=12,usec=34,usec_per_call=2.83,rejected_calls=0\r\n";
+        assert_eq!(
+            info_field(stats, "cmdstat_xadd"),
+            Some("calls=12,usec=34,usec_per_call=2.83,rejected_calls=0")
+        );
     }
 }

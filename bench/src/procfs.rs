@@ -123,6 +123,8 @@ pub struct Watched {
     pub servers: Vec<u32>,
     /// Redis, in a cluster.
     pub redis: Option<u32>,
+    /// Where that Redis listens (for its command counts).
+    pub redis_addr: Option<std::net::SocketAddr>,
 }
 
 /// The threads of a cluster node whose CPU is shown apart: the one that

@@ -201,6 +201,7 @@ impl Target {
         Watched {
             servers: self.pids(),
             redis: self.redis.as_ref().map(OwnRedis::pid),
+            redis_addr: self.redis.as_ref().map(OwnRedis::addr),
         }
     }
 

@@ -320,6 +320,20 @@ pub(crate) fn flow_parts(
             window.io.writes, window.sent, window.io.reads
         );
         add_cpu(&mut json, &mut summary, &window.cpu);
+        if let Some(calls) = window.redis {
+            let lines_per_xadd = window.sent as f64 / calls.xadd.max(1) as f64;
+            let usec_per_xadd = calls.xadd_usec as f64 / calls.xadd.max(1) as f64;
+            json.int("redis_xadd", calls.xadd)
+                .num("msgs_per_xadd", lines_per_xadd)
+                .num("redis_usec_per_xadd", usec_per_xadd)
+                .int("redis_xread", calls.xread);
+            let _ = writeln!(
+                summary,
+                "  the log: {} XADD ({lines_per_xadd:.1} messages sent per XADD, {usec_per_xadd:.1} µs \
+                 of Redis each), {} XREAD by the appliers",
+                calls.xadd, calls.xread
+            );
+        }
     }
     let first = traffic
         .unexpected
