@@ -75,15 +75,41 @@ pub struct Launch {
     pub stop_timeout: Duration,
 }
 
+/// What a cluster node logs at warn level when a node has left: every
+/// node also says it of itself as it stops cleanly, so such lines are
+/// counted apart from the other warnings.
+const NODE_GONE: &str = "a cluster node is gone";
+
 /// What the server wrote to stderr, in brief.
 #[derive(Debug, Default)]
 pub struct StderrSummary {
     /// `ERROR` lines.
     pub n_errors: u64,
-    /// `WARN` lines.
+    /// `WARN` lines, but for those of [`StderrSummary::n_node_gone`].
     pub n_warnings: u64,
-    /// The first few of either.
+    /// `WARN` lines saying a cluster node is gone (a node stopping says so
+    /// of itself; one that vanished also closes connections, which the
+    /// workloads count as failures).
+    pub n_node_gone: u64,
+    /// The first few `ERROR` and other `WARN` lines.
     pub first: Vec<String>,
+}
+
+impl StderrSummary {
+    /// Adds `other`'s counts and lines (each line prefixed with `[tag]`).
+    pub fn absorb(&mut self, other: StderrSummary, tag: Option<&str>) {
+        self.n_errors += other.n_errors;
+        self.n_warnings += other.n_warnings;
+        self.n_node_gone += other.n_node_gone;
+        for line in other.first {
+            if self.first.len() < 5 {
+                self.first.push(match tag {
+                    Some(tag) => format!("[{tag}] {line}"),
+                    None => line,
+                });
+            }
+        }
+    }
 }
 
 /// How the server ended.
@@ -298,7 +324,11 @@ fn scan_stderr(stderr: ChildStderr) -> StderrSummary {
     let mut summary = StderrSummary::default();
     for line in BufReader::new(stderr).lines().map_while(Result::ok) {
         let is_error = line.contains(" ERROR ") || line.starts_with("ERROR");
-        let is_warning = line.contains(" WARN ") || line.starts_with("WARN");
+        let mut is_warning = line.contains(" WARN ") || line.starts_with("WARN");
+        if is_warning && line.contains(NODE_GONE) {
+            summary.n_node_gone += 1;
+            is_warning = false;
+        }
         summary.n_errors += u64::from(is_error);
         summary.n_warnings += u64::from(is_warning);
         if (is_error || is_warning) && summary.first.len() < 5 {

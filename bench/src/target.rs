@@ -253,18 +253,9 @@ impl Target {
             };
             let stopped = node.stop();
             if let Some(stderr) = stopped.stderr {
-                let merged = log.get_or_insert_with(StderrSummary::default);
-                merged.n_errors += stderr.n_errors;
-                merged.n_warnings += stderr.n_warnings;
-                for line in stderr.first {
-                    if merged.first.len() < 5 {
-                        merged.first.push(if cluster {
-                            format!("[{NODE_PREFIX}{}] {line}", k + 1)
-                        } else {
-                            line
-                        });
-                    }
-                }
+                let tag = cluster.then(|| format!("{NODE_PREFIX}{}", k + 1));
+                log.get_or_insert_with(StderrSummary::default)
+                    .absorb(stderr, tag.as_deref());
             }
             match stopped.status {
                 Some(status) if status.success() => {}

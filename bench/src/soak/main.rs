@@ -275,18 +275,9 @@ fn run(args: Args) -> anyhow::Result<bool> {
             String::new()
         };
         exits.push(format!("{who}{status:?} after SIGTERM in {took:.2?}"));
-        let merged = stderr.get_or_insert_with(StderrSummary::default);
-        merged.n_errors += node_stderr.n_errors;
-        merged.n_warnings += node_stderr.n_warnings;
-        for line in node_stderr.first {
-            if merged.first.len() < 5 {
-                merged.first.push(if cluster {
-                    format!("[{name}] {line}")
-                } else {
-                    line
-                });
-            }
-        }
+        stderr
+            .get_or_insert_with(StderrSummary::default)
+            .absorb(node_stderr, cluster.then_some(name.as_str()));
     }
     if let Some(redis) = servers.redis.take()
         && !redis.stop()

@@ -143,8 +143,17 @@ impl Report {
         if let Some(stderr) = &self.stderr {
             let _ = writeln!(
                 out,
-                "  server log  {} ERROR, {} WARN lines",
-                stderr.n_errors, stderr.n_warnings
+                "  server log  {} ERROR, {} WARN lines{}",
+                stderr.n_errors,
+                stderr.n_warnings,
+                if stderr.n_node_gone > 0 {
+                    format!(
+                        ", and {} saying a cluster node is gone (each node says so of itself as it stops)",
+                        stderr.n_node_gone
+                    )
+                } else {
+                    String::new()
+                }
             );
             for line in &stderr.first {
                 let _ = writeln!(out, "    {line}");

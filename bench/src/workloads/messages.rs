@@ -16,7 +16,7 @@ use crate::target::TargetInfo;
 use crate::workloads::guessers::{Guessers, WithGuessers};
 use crate::workloads::signin::{UNCAPPED, register_accounts};
 use crate::workloads::{
-    Context, Report, SETUP_CONCURRENCY, add_cpu, add_server, register, run_phase,
+    Context, Report, SETUP_CONCURRENCY, add_cpu, add_server, node_gone_note, register, run_phase,
 };
 
 /// How long after the window closes the generator waits for the messages
@@ -186,8 +186,10 @@ fn chatting_pairs(
             .int("server_log_warnings", log.n_warnings);
         let _ = writeln!(
             summary,
-            "server log: {} ERROR lines, {} WARN lines (one per wrong password)",
-            log.n_errors, log.n_warnings
+            "server log: {} ERROR lines, {} WARN lines (one per wrong password){}",
+            log.n_errors,
+            log.n_warnings,
+            node_gone_note(&log)
         );
         ok &= log.n_errors == 0;
     }

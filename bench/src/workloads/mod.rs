@@ -17,6 +17,7 @@ use crate::json::JsonLine;
 use crate::net::{Handler, Net};
 use crate::setup::{Failures, Register};
 use crate::target::{Needs, ServerOptions, Target, TargetInfo};
+use chinwag_bench_lib::own_server::StderrSummary;
 use chinwag_bench_lib::procfs::CpuUse;
 
 /// Connection handshakes in flight while a message workload sets up.
@@ -205,8 +206,8 @@ pub(crate) fn add_server(json: &mut JsonLine, summary: &mut String, info: &Targe
         .int("nodes", info.nodes as u64);
     let cluster = if info.nodes > 1 {
         format!(
-            ", a cluster of {} nodes on one private redis-server, clients spread round-robin \
-             (every pair split across two nodes)",
+            ", a cluster of {} nodes on one private redis-server; connection k on node k mod N, \
+             so the two users of every pair are on different nodes",
             info.nodes
         )
     } else {
@@ -219,4 +220,16 @@ pub(crate) fn add_server(json: &mut JsonLine, summary: &mut String, info: &Targe
         if info.tls { ", over TLS" } else { "" },
         info.data
     );
+}
+
+/// ", and N saying a cluster node is gone (…)" when there are such log
+/// lines: each node says so of itself as it stops.
+pub(crate) fn node_gone_note(log: &StderrSummary) -> String {
+    if log.n_node_gone == 0 {
+        return String::new();
+    }
+    format!(
+        ", and {} saying a cluster node is gone (each node says so of itself as it stops)",
+        log.n_node_gone
+    )
 }

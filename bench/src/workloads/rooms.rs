@@ -15,7 +15,7 @@ use crate::net::Net;
 use crate::setup::Command;
 use crate::target::Needs;
 use crate::workloads::messages::{flow_parts, measure, seconds};
-use crate::workloads::{Context, Report, SETUP_CONCURRENCY, register, run_phase};
+use crate::workloads::{Context, Report, SETUP_CONCURRENCY, node_gone_note, register, run_phase};
 use chinwag_bench_lib::procfs::thread_cpu_seconds;
 
 /// The name of the server's thread that writes the data directory.
@@ -95,8 +95,10 @@ pub(crate) fn rooms(context: &Context, params: RoomsParams) -> anyhow::Result<Re
             .int("server_log_warnings", log.n_warnings);
         let _ = writeln!(
             summary,
-            "server log: {} ERROR, {} WARN lines",
-            log.n_errors, log.n_warnings
+            "server log: {} ERROR, {} WARN lines{}",
+            log.n_errors,
+            log.n_warnings,
+            node_gone_note(log)
         );
         for line in &log.first {
             let _ = writeln!(summary, "  {line}");
