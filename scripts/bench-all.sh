@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The full benchmark run behind docs/performance.md: every workload at the
 # documented sizes, results appended as JSON lines to a file, and the chart
-# of pairs regenerated. Takes about five minutes; each run stops by itself.
+# of pairs regenerated. Takes about six minutes; each run stops by itself.
+# The cluster runs at the end need redis-server (Debian, Ubuntu: sudo
+# apt-get install redis-server); each starts a private one and stops it.
 #
 #   scripts/bench-all.sh [RESULTS.jsonl]   (default: target/bench-results.jsonl)
 set -euo pipefail
@@ -38,6 +40,14 @@ run connect --clients 10000 --concurrency 200 --tls
 # Memory per user who checked a password. Small on purpose: today each
 # such user costs the server about 19 MiB (see docs/performance.md).
 run connect --clients 200 --register
+
+# Cluster mode (see "Cluster" in docs/performance.md): two nodes on a
+# private redis-server, every pair split across the nodes, each beside the
+# same run on one server. The chart leaves the cluster lines out.
+run pairs --pairs 100 --window 8 --secs 10 --cluster 2
+run rate --pairs 1000 --rate 5000 --secs 10
+run rate --pairs 1000 --rate 5000 --secs 10 --cluster 2
+run connect --clients 10000 --concurrency 200 --cluster 2
 
 grep '"workload":"pairs"' "$results" | "$bench" chart >docs/perf-pairs.svg
 echo "results in $results; chart in docs/perf-pairs.svg" >&2
