@@ -75,8 +75,8 @@ pub struct Launch {
     pub stop_timeout: Duration,
 }
 
-/// What a cluster node logs at warn level when a node has left: every
-/// node also says it of itself as it stops cleanly, so such lines are
+/// What a cluster node logs at warn level when another node has left
+/// without saying so (a node stopping cleanly says it at info level):
 /// counted apart from the other warnings.
 const NODE_GONE: &str = "a cluster node is gone";
 
@@ -87,9 +87,8 @@ pub struct StderrSummary {
     pub n_errors: u64,
     /// `WARN` lines, but for those of [`StderrSummary::n_node_gone`].
     pub n_warnings: u64,
-    /// `WARN` lines saying a cluster node is gone (a node stopping says so
-    /// of itself; one that vanished also closes connections, which the
-    /// workloads count as failures).
+    /// `WARN` lines saying a cluster node is gone (one that vanished also
+    /// closes connections, which the workloads count as failures).
     pub n_node_gone: u64,
     /// The first few `ERROR` and other `WARN` lines.
     pub first: Vec<String>,

@@ -16,8 +16,12 @@ use parking_lot::Mutex;
 use crate::outbox::Outbox;
 
 /// Fewer outboxes than this are flushed by the sender alone: handing work
-/// to another thread costs a wake-up, worth it only for a big room.
-pub(crate) const SPREAD_AT: usize = 128;
+/// to another thread costs a wake-up, worth it only for a big room. Measured
+/// on two cores (with the load generator on them too): spreading cost 2–3
+/// ms of median latency at 2,000 members and paid from about 3,000
+/// (`docs/performance.md`, fanout); with more cores it would pay sooner,
+/// unmeasured.
+pub(crate) const SPREAD_AT: usize = 2048;
 
 /// Shares waiting for a thread; past this, the sender flushes a share
 /// itself rather than wait (the pool never makes a sender block).

@@ -148,7 +148,7 @@ impl Report {
                 stderr.n_warnings,
                 if stderr.n_node_gone > 0 {
                     format!(
-                        ", and {} saying a cluster node is gone (each node says so of itself as it stops)",
+                        ", and {} saying a cluster node is gone (one left without saying so)",
                         stderr.n_node_gone
                     )
                 } else {

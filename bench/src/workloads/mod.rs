@@ -222,14 +222,14 @@ pub(crate) fn add_server(json: &mut JsonLine, summary: &mut String, info: &Targe
     );
 }
 
-/// ", and N saying a cluster node is gone (…)" when there are such log
-/// lines: each node says so of itself as it stops.
+/// ", and N saying a cluster node is gone" when there are such log
+/// lines (a node that left without saying so).
 pub(crate) fn node_gone_note(log: &StderrSummary) -> String {
     if log.n_node_gone == 0 {
         return String::new();
     }
     format!(
-        ", and {} saying a cluster node is gone (each node says so of itself as it stops)",
+        ", and {} saying a cluster node is gone (one left without saying so)",
         log.n_node_gone
     )
 }

@@ -94,7 +94,14 @@ pub(super) fn reap(cluster: &Cluster, con: &mut Connection, node: u32) -> redis:
         let _: () = redis::cmd("ZREM").arg("cw:nodes").arg(node).query(con)?;
         return Ok(());
     }
-    tracing::warn!(node, "a cluster node is gone; closing its connections");
+    if node == cluster.node() {
+        tracing::info!(
+            node,
+            "leaving the cluster; the other nodes close this node's connections"
+        );
+    } else {
+        tracing::warn!(node, "a cluster node is gone; closing its connections");
+    }
     let mut text = format!(
         "B\t{}\n",
         cluster
