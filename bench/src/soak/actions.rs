@@ -160,6 +160,7 @@ impl Chooser<'_> {
                 ("//x", Want::Err(ErrorCode::NameInvalid)),
                 ("/frobnicate", Want::Err(ErrorCode::NameInvalid)),
                 ("/ping x", Want::Err(ErrorCode::NameInvalid)),
+                ("/me waves", Want::Err(ErrorCode::NameInvalid)),
             ])
             .clone();
         Action::new("naming-command").want(line, want)
@@ -190,6 +191,7 @@ impl Chooser<'_> {
             1,
             1,
             2,
+            3,
         ];
         self.common_action(&weights)
     }
@@ -197,12 +199,12 @@ impl Chooser<'_> {
     fn engaged(&mut self) -> Action {
         let in_room = matches!(self.model.place, Place::Room { .. });
         let leave = if in_room { 15 } else { 12 };
-        let weights = [3, 3, 3, 3, 9, 3, 3, leave, 210, 12, 6, 1, 1, 1, 1];
+        let weights = [3, 3, 3, 3, 9, 3, 3, leave, 210, 12, 6, 1, 1, 1, 1, 40];
         self.common_action(&weights)
     }
 
     /// One action picked by `weights`, in the order of the arms below.
-    fn common_action(&mut self, weights: &[u64; 15]) -> Action {
+    fn common_action(&mut self, weights: &[u64; 16]) -> Action {
         let action = match self.rng.weighted(weights) {
             0 => self.accept(),
             1 => self.decline(),
@@ -218,7 +220,8 @@ impl Chooser<'_> {
             11 => return self.quit_variant(),
             12 => return Action::new("half-close").ending(End::HalfClose),
             13 => return self.drop_variant(),
-            _ => self.account(),
+            14 => self.account(),
+            _ => self.me(),
         };
         self.barrier(action)
     }
@@ -330,6 +333,23 @@ impl Chooser<'_> {
         action
     }
 
+    /// `/me` with a soak payload: an action, numbered with the messages;
+    /// `ERR not-in-chat` at the menu.
+    fn me(&mut self) -> Action {
+        *self.next_seq += 1;
+        let seq = *self.next_seq;
+        let kind = if self.rng.chance(60) {
+            'p'
+        } else {
+            *self.rng.pick(&payload::ACTION_KINDS)
+        };
+        let (line, telnet) = payload::action_line(kind, self.model.me(), seq);
+        let mut action = Action::new("me").line(line, Some(Expect::Message(seq)));
+        action.telnet = telnet;
+        action.n_messages = 1;
+        action
+    }
+
     /// Input the server must refuse the same way in every state.
     fn garbage(&mut self) -> Action {
         let me = self.model.me().to_owned();
@@ -362,6 +382,8 @@ impl Chooser<'_> {
                     "/leave now",
                     "/JOIN",
                     "/chat a b",
+                    "/me",
+                    "/ME   ",
                 ]);
                 Action::new("usage").want(line, Want::Err(ErrorCode::Usage))
             }

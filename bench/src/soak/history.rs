@@ -1,6 +1,7 @@
 //! Room history as `/join` shows it. At the join, each `HISTORY` line must
-//! name the room joined, carry an intact soak message from its `from`, in
-//! each sender's order, at most [`HISTORY_LIMIT`] of them. At the end,
+//! name the room joined, carry an intact soak message from its `from`, of
+//! the kind it was said as (`msg`, or `action` for `/me`), in each
+//! sender's order, at most [`HISTORY_LIMIT`] of them. At the end,
 //! against what the senders know the hub took (the ledger): every line was
 //! really said in that room; each reply is a window of the room's log, so
 //! a sender's lines in it are a run of that sender's messages to the room
@@ -59,9 +60,6 @@ pub(crate) fn check_reply(
         if *line.room != *shown {
             return Err(format!("HISTORY for room {} in /join {shown}", line.room));
         }
-        if line.kind != HistoryKind::Msg {
-            return Err(format!("HISTORY of kind {:?}; nobody used /me", line.kind));
-        }
         if line.at_ms > now_ms + CLOCK_SLACK_MS || line.at_ms + CLOCK_SLACK_MS < last_ms {
             return Err(format!(
                 "HISTORY time {} out of order or in the future (previous {last_ms}, now {now_ms})",
@@ -75,6 +73,15 @@ pub(crate) fn check_reply(
             return Err(format!(
                 "HISTORY from {} carries a message of {}",
                 line.from, received.sender
+            ));
+        }
+        if received.action != (line.kind == HistoryKind::Action) {
+            return Err(format!(
+                "HISTORY of kind {:?} carries {}'s {} {}",
+                line.kind,
+                line.from,
+                if received.action { "action" } else { "message" },
+                received.seq
             ));
         }
         let last = last_seq.entry(&line.from).or_default();

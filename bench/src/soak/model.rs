@@ -269,8 +269,10 @@ impl Model {
             },
             ServerLine::Joined(room, name) => self.on_joined(room, name),
             ServerLine::Parted(room, name, _) => self.on_parted(room, name),
-            ServerLine::Msg(from, text) => self.on_msg(from, text),
-            ServerLine::Room(room, from, text) => self.on_room_msg(room, from, text),
+            ServerLine::Msg(from, text) => self.on_msg(from, text, false),
+            ServerLine::Room(room, from, text) => self.on_room_msg(room, from, text, false),
+            ServerLine::Action(None, from, text) => self.on_msg(from, text, true),
+            ServerLine::Action(Some(room), from, text) => self.on_room_msg(room, from, text, true),
             other => Err(format!("unexpected {} line outside a reply", other.tag())),
         }
     }
@@ -353,14 +355,23 @@ impl Model {
         }
     }
 
-    /// Checks a received payload against its `from` field and the per-sender
-    /// order, returning its sequence number.
-    fn receive(&mut self, from: &str, text: &str) -> Result<u64, String> {
+    /// Checks a received payload against its `from` field, the line it
+    /// came as (`action`: `ACTION`, else `MSG` or `ROOM`) and the
+    /// per-sender order, returning its sequence number.
+    fn receive(&mut self, from: &str, text: &str, action: bool) -> Result<u64, String> {
         let received = payload::check_received(text)?;
         if received.sender != from {
             return Err(format!(
                 "message from {from} carries sender {}",
                 received.sender
+            ));
+        }
+        if received.action != action {
+            return Err(format!(
+                "{from}'s {} {} came as {}",
+                if received.action { "action" } else { "message" },
+                received.seq,
+                if action { "an ACTION" } else { "a message" }
             ));
         }
         let last = self.last_seq.entry(from.to_owned()).or_default();
@@ -374,24 +385,34 @@ impl Model {
         Ok(received.seq)
     }
 
-    fn on_msg(&mut self, from: &str, text: &str) -> Result<(), String> {
+    /// `MSG`, or with `action` `ACTION -`: a line of the chat partner's.
+    fn on_msg(&mut self, from: &str, text: &str, action: bool) -> Result<(), String> {
+        let tag = if action { "ACTION -" } else { "MSG" };
         let Place::Chatting { partner, k } = &self.place else {
-            return Err(format!("MSG from {from} while {:?}", self.place));
+            return Err(format!("{tag} from {from} while {:?}", self.place));
         };
         if partner != from {
-            return Err(format!("MSG from {from} while chatting with {partner}"));
+            return Err(format!("{tag} from {from} while chatting with {partner}"));
         }
         let key = (from.to_owned(), self.me().to_owned(), *k);
-        let seq = self.receive(from, text)?;
+        let seq = self.receive(from, text, action)?;
         self.ledger.chat_received(key, seq);
         Ok(())
     }
 
-    fn on_room_msg(&mut self, room: &str, from: &str, text: &str) -> Result<(), String> {
+    /// `ROOM`, or with `action` `ACTION <room>`: a line of a member's.
+    fn on_room_msg(
+        &mut self,
+        room: &str,
+        from: &str,
+        text: &str,
+        action: bool,
+    ) -> Result<(), String> {
+        let tag = if action { "ACTION" } else { "ROOM" };
         if !self.in_room(room) || self.is_me(from) {
-            return Err(format!("ROOM {room} from {from} while {:?}", self.place));
+            return Err(format!("{tag} {room} from {from} while {:?}", self.place));
         }
-        let seq = self.receive(from, text)?;
+        let seq = self.receive(from, text, action)?;
         let member = self
             .members
             .entry(from.to_owned())
@@ -404,7 +425,7 @@ impl Model {
                 seqs.push(seq);
                 Ok(())
             }
-            Member::Gone => Err(format!("ROOM {room} from {from} after it PARTED")),
+            Member::Gone => Err(format!("{tag} {room} from {from} after it PARTED")),
         }
     }
 }
