@@ -192,6 +192,7 @@ impl Chooser<'_> {
             1,
             2,
             3,
+            8,
         ];
         self.common_action(&weights)
     }
@@ -199,12 +200,12 @@ impl Chooser<'_> {
     fn engaged(&mut self) -> Action {
         let in_room = matches!(self.model.place, Place::Room { .. });
         let leave = if in_room { 15 } else { 12 };
-        let weights = [3, 3, 3, 3, 9, 3, 3, leave, 210, 12, 6, 1, 1, 1, 1, 40];
+        let weights = [3, 3, 3, 3, 9, 3, 3, leave, 210, 12, 6, 1, 1, 1, 1, 40, 4];
         self.common_action(&weights)
     }
 
     /// One action picked by `weights`, in the order of the arms below.
-    fn common_action(&mut self, weights: &[u64; 16]) -> Action {
+    fn common_action(&mut self, weights: &[u64; 17]) -> Action {
         let action = match self.rng.weighted(weights) {
             0 => self.accept(),
             1 => self.decline(),
@@ -221,7 +222,8 @@ impl Chooser<'_> {
             12 => return Action::new("half-close").ending(End::HalfClose),
             13 => return self.drop_variant(),
             14 => self.account(),
-            _ => self.me(),
+            15 => self.me(),
+            _ => self.manners(),
         };
         self.barrier(action)
     }
@@ -384,6 +386,7 @@ impl Chooser<'_> {
                     "/chat a b",
                     "/me",
                     "/ME   ",
+                    "/back now",
                 ]);
                 Action::new("usage").want(line, Want::Err(ErrorCode::Usage))
             }

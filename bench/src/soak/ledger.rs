@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::away::{self, AwayPeriod, AwaySeen, Told};
 use crate::history::{self, HistoryReply};
 use crate::model::Carry;
 
@@ -82,6 +83,8 @@ struct Records {
     /// What each name's last session handed on.
     carries: HashMap<String, Carry>,
     histories: Vec<HistoryReply>,
+    away_periods: Vec<AwayPeriod>,
+    away_seen: Vec<AwaySeen>,
 }
 
 /// The shared ledger; every method takes the lock briefly.
@@ -105,6 +108,12 @@ pub(crate) struct Totals {
     pub(crate) history_lines: u64,
     /// Names still registered when the clients had all left.
     pub(crate) accounts: usize,
+    /// Away periods, and what askers were told: `AWAY` lines, `OK chat`
+    /// without one, `USER … away` lines.
+    pub(crate) away_periods: u64,
+    pub(crate) away_told: u64,
+    pub(crate) not_away_told: u64,
+    pub(crate) away_listed: u64,
     pub(crate) n_violations: u64,
     pub(crate) violations: Vec<String>,
     pub(crate) names_used: usize,
@@ -291,6 +300,28 @@ impl Ledger {
         self.lock().histories.push(reply);
     }
 
+    /// A session went away (`OK away`); returns the period's number.
+    pub(crate) fn away_start(&self, period: AwayPeriod) -> usize {
+        let mut records = self.lock();
+        records.away_periods.push(period);
+        records.away_periods.len() - 1
+    }
+
+    /// Away period `k` ended: `/back` (or another `/away`) was sent at
+    /// `sent` and answered at `ok`; or the connection ended after `sent`
+    /// (`ok` then `None`, or when the server's close was seen).
+    pub(crate) fn away_end(&self, k: usize, sent: Instant, ok: Option<Instant>) {
+        if let Some(period) = self.lock().away_periods.get_mut(k) {
+            period.end_sent = Some(sent);
+            period.end_ok = ok;
+        }
+    }
+
+    /// What a client was told about another's being away, judged at the end.
+    pub(crate) fn away_seen(&self, seen: AwaySeen) {
+        self.lock().away_seen.push(seen);
+    }
+
     /// A finished room period, judged at the end.
     pub(crate) fn room_period(&self, period: RoomPeriod) {
         let mut records = self.lock();
@@ -313,8 +344,12 @@ impl Ledger {
                 },
             )
         };
+        let away_problems = {
+            let records = self.lock();
+            away::check(&records.away_periods, &records.away_seen)
+        };
         let problems = chat_problems.into_iter().chain(room_problems);
-        for problem in problems.chain(history_problems) {
+        for problem in problems.chain(history_problems).chain(away_problems) {
             self.violation(problem);
         }
         let records = self.lock();
@@ -333,6 +368,10 @@ impl Ledger {
                 .map(|reply| reply.entries.len() as u64)
                 .sum(),
             accounts: records.accounts.len(),
+            away_periods: records.away_periods.len() as u64,
+            away_told: count_told(&records.away_seen, |told| matches!(told, Told::Away(_))),
+            not_away_told: count_told(&records.away_seen, |told| *told == Told::NotAway),
+            away_listed: count_told(&records.away_seen, |told| *told == Told::Listed),
             n_violations: records.n_violations,
             violations: records.violations.clone(),
             names_used: records.used_names.len(),
@@ -414,6 +453,10 @@ impl Ledger {
         }
         (verified, problems)
     }
+}
+
+fn count_told(seen: &[AwaySeen], which: impl Fn(&Told) -> bool) -> u64 {
+    seen.iter().filter(|seen| which(&seen.told)).count() as u64
 }
 
 /// What is wrong with one room period, if anything.

@@ -8,10 +8,12 @@
 
 mod accounts;
 mod actions;
+mod away;
 mod client;
 mod finale;
 mod history;
 mod ledger;
+mod manners;
 mod model;
 mod payload;
 mod replies;

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 
 use common::{ServerLine, fold};
 
@@ -88,6 +89,9 @@ pub(crate) struct Model {
     pub(crate) chat_just_started: Option<String>,
     /// Incoming requests held just before that chat started.
     pub(crate) incoming_before_chat: usize,
+    /// While away (`OK away`): the reason, and the ledger's number of the
+    /// away period.
+    pub(crate) away: Option<(String, usize)>,
     ledger: Arc<Ledger>,
 }
 
@@ -110,7 +114,16 @@ impl Model {
             window: Vec::new(),
             chat_just_started: None,
             incoming_before_chat: 0,
+            away: None,
             ledger,
+        }
+    }
+
+    /// Away ends: `/back` or `/away` sent at `sent` and answered at `ok`,
+    /// or the connection's end, after `sent` (and seen at `ok`, if seen).
+    pub(crate) fn end_away(&mut self, sent: Instant, ok: Option<Instant>) {
+        if let Some((_, period)) = self.away.take() {
+            self.ledger.away_end(period, sent, ok);
         }
     }
 

@@ -7,8 +7,10 @@
 use common::{ErrorCode, HistoryLine, OkReply, ServerLine, UserState, fold};
 
 use crate::accounts::{self, Account};
+use crate::away::{AwaySeen, Told};
 use crate::history::{self, HistoryReply};
 use crate::ledger::{DROP_GRACE, NameStatus};
+use crate::manners;
 use crate::model::{Landing, Model, Place};
 
 /// The final line (`OK`, `ERR`, `BYE`, `WELCOME`) one sent line must get.
@@ -34,6 +36,10 @@ pub(crate) enum Want {
     },
     /// Registered names and signing in (`accounts.rs`).
     Account(Account),
+    /// `/away [REASON]`.
+    Away(Option<String>),
+    /// `/back`.
+    Back,
 }
 
 /// What one sent line expects back.
@@ -61,6 +67,8 @@ pub(crate) struct Context<'a> {
     pub(crate) users: &'a [(String, UserState)],
     pub(crate) rooms: &'a [(String, usize)],
     pub(crate) history: &'a [HistoryLine],
+    /// The `AWAY` lines (name, reason) gathered for this reply.
+    pub(crate) aways: &'a [(String, String)],
 }
 
 type Check = Result<(), String>;
@@ -99,6 +107,8 @@ pub(crate) fn check(want: &Want, line: &ServerLine, model: &mut Model, cx: &Cont
         Want::Leave => check_leave(line, model),
         Want::Join { room, valid } => check_join(room, *valid, line, model, cx),
         Want::Account(account) => accounts::check(account, line, model, cx.ledger),
+        Want::Away(reason) => manners::check_away(reason.as_deref(), line, model, cx),
+        Want::Back => manners::check_back(line, model, cx),
     };
     result.map_err(|why| {
         let state = format!(
@@ -120,6 +130,7 @@ fn check_list(line: &ServerLine, model: &Model, cx: &Context<'_>) -> Check {
     let own = match &model.place {
         Place::Chatting { partner, .. } => UserState::Chatting(partner.as_str().into()),
         Place::Room { shown, .. } => UserState::Room(shown.as_str().into()),
+        Place::Naming | Place::Available if model.away.is_some() => UserState::Away,
         Place::Naming | Place::Available => UserState::Available,
     };
     expect(
@@ -140,6 +151,15 @@ fn check_list(line: &ServerLine, model: &Model, cx: &Context<'_>) -> Check {
             )?;
         }
         check_not_ghost(name, cx)?;
+        if *state == UserState::Away && !model.is_me(name) && cx.own_server {
+            cx.ledger.away_seen(AwaySeen {
+                asker: model.me().to_owned(),
+                target: fold(name),
+                told: Told::Listed,
+                sent: cx.sent_at,
+                answered: std::time::Instant::now(),
+            });
+        }
     }
     Ok(())
 }
@@ -204,6 +224,16 @@ fn may_be_away(name: &str, model: &Model, cx: &Context<'_>) -> bool {
 fn check_chat(target: &str, line: &ServerLine, model: &mut Model, cx: &Context<'_>) -> Check {
     let available = model.place == Place::Available;
     let just_started = model.chat_just_started.as_deref().map(fold) == Some(fold(target));
+    // `AWAY` only before an `OK chat` that asks (not one that starts a
+    // chat at once), and only for the user asked.
+    let told_away = match cx.aways {
+        [] => None,
+        [(name, reason)] if fold(name) == fold(target) => Some(reason.clone()),
+        more => return Err(format!("AWAY lines {more:?}")),
+    };
+    if told_away.is_some() && (just_started || !matches!(line, ServerLine::Ok(_))) {
+        return Err("after AWAY".into());
+    }
     match line {
         _ if is_err(line, ErrorCode::NotAvailable) => expect(!available, String::new),
         _ if !available && !just_started => Err("instead of not-available".into()),
@@ -219,6 +249,15 @@ fn check_chat(target: &str, line: &ServerLine, model: &mut Model, cx: &Context<'
                 "but they had asked us: the chat should have started".into()
             })?;
             model.outgoing = Some(name.to_string());
+            if cx.own_server {
+                cx.ledger.away_seen(AwaySeen {
+                    asker: model.me().to_owned(),
+                    target: fold(name),
+                    told: told_away.map_or(Told::NotAway, Told::Away),
+                    sent: cx.sent_at,
+                    answered: std::time::Instant::now(),
+                });
+            }
             Ok(())
         }
         _ => Err(String::new()),

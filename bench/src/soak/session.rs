@@ -84,6 +84,8 @@ pub(crate) struct Session {
     users: Vec<(String, common::UserState)>,
     rooms: Vec<(String, usize)>,
     history: Vec<HistoryLine>,
+    /// `AWAY` lines (name, reason) gathered for the reply to `/chat`.
+    aways: Vec<(String, String)>,
     echo: Echo,
     transcript: VecDeque<String>,
     failed: bool,
@@ -116,6 +118,7 @@ impl Session {
             users: Vec::new(),
             rooms: Vec::new(),
             history: Vec::new(),
+            aways: Vec::new(),
             echo: Echo::Idle,
             transcript: VecDeque::new(),
             failed: false,
@@ -280,6 +283,13 @@ impl Session {
 
     fn finish(&mut self, kind: &'static str, status: NameStatus, aborted: bool) {
         self.shared.ledger.count_disconnect(kind);
+        // The connection's end is after the last line we sent; it was
+        // seen only if the server closed it.
+        let seen_end = match status {
+            NameStatus::Closed(at) => Some(at),
+            NameStatus::Online | NameStatus::Dropped(_) => None,
+        };
+        self.model.end_away(self.sent_at, seen_end);
         self.model.leave();
         if let Some(name) = &self.model.me {
             self.shared.ledger.name_gone(name, kind, status, aborted);
@@ -347,6 +357,10 @@ impl Session {
                 self.history.push((**history).clone());
                 Ok(())
             }
+            ServerLine::Away(name, reason) => {
+                self.aways.push((name.to_string(), reason.to_string()));
+                Ok(())
+            }
             ServerLine::Info(_) => Ok(()),
             ServerLine::Hello(_) => Err("a second HELLO".to_owned()),
             ServerLine::Password(_) => {
@@ -385,13 +399,19 @@ impl Session {
         }
         let history_before_join =
             !self.history.is_empty() && !matches!(line, ServerLine::Ok(OkReply::Join(..)));
+        let away_before_chat =
+            !self.aways.is_empty() && !matches!(line, ServerLine::Ok(OkReply::Chat(..)));
         let result = self.match_final(line);
         self.users.clear();
         self.rooms.clear();
         self.history.clear();
+        self.aways.clear();
         self.model.reset_window();
         if history_before_join {
             return Err(format!("HISTORY lines before {line:?}, not before OK join"));
+        }
+        if away_before_chat {
+            return Err(format!("AWAY lines before {line:?}, not before OK chat"));
         }
         result
     }
@@ -423,6 +443,7 @@ impl Session {
                         users: &self.users,
                         rooms: &self.rooms,
                         history: &self.history,
+                        aways: &self.aways,
                     };
                     return replies::check(&want, line, &mut self.model, &cx);
                 }
