@@ -32,6 +32,9 @@ pub(crate) struct HistoryReply {
     pub(crate) join_sent: Instant,
     /// (sender, sequence number) of each line, oldest first.
     pub(crate) entries: Vec<(String, u64)>,
+    /// The names (folded) the joiner ignored: their lines are hidden, so
+    /// the reply is a window of the room's log with holes.
+    pub(crate) ignoring: Vec<String>,
 }
 
 /// Checks a `/join` reply's `HISTORY` lines as they arrive, before
@@ -138,6 +141,10 @@ pub(crate) fn check(replies: &[HistoryReply], said: &Said<'_>) -> Vec<String> {
             problems.push(format!("{what}: {problem}"));
             continue;
         }
+        if !reply.ignoring.is_empty() {
+            // Holes where the ignored said something: no neighbours.
+            continue;
+        }
         for pair in reply.entries.windows(2) {
             let (a, b) = (&pair[0], &pair[1]);
             let seen = *next.entry((&reply.room, a)).or_insert(b);
@@ -174,9 +181,13 @@ fn check_window(
         }
         by_sender.entry(sender).or_default().push(*seq);
     }
-    let full = reply.entries.len() == HISTORY_LIMIT;
+    // With lines hidden, the log may have been full though fewer show.
+    let full = reply.entries.len() == HISTORY_LIMIT || !reply.ignoring.is_empty();
     let before_join = |at: &Instant| *at < reply.join_sent;
     for (sender, list) in senders {
+        if reply.ignoring.contains(&common::fold(sender)) {
+            continue;
+        }
         let Some(shown) = by_sender.get(sender) else {
             // Nothing of this sender's: all pushed out, or none said yet.
             if !full && let Some((seq, _)) = list.iter().find(|(_, at)| before_join(at)) {
@@ -243,6 +254,7 @@ mod tests {
             joiner: "carol".to_owned(),
             join_sent,
             entries: entries.iter().map(|&(s, q)| (s.to_owned(), q)).collect(),
+            ignoring: Vec::new(),
         }
     }
 

@@ -12,6 +12,7 @@ mod away;
 mod client;
 mod finale;
 mod history;
+mod ignores;
 mod ledger;
 mod manners;
 mod model;

@@ -53,6 +53,8 @@ enum Member {
 pub(crate) struct Carry {
     pub(crate) next_seq: u64,
     memberships: HashMap<String, u32>,
+    /// The ignore list, which the server keeps for a registered name.
+    pub(crate) ignoring: BTreeMap<String, String>,
 }
 
 /// The state of one connection.
@@ -69,8 +71,17 @@ pub(crate) struct Model {
     /// cannot share (see `accounts.rs`).
     pub(crate) may_chat: bool,
     pub(crate) outgoing: Option<String>,
-    /// Folded name to shown name.
+    /// Requests seen (`REQUEST`) and still pending: folded name to shown
+    /// name. Never of a name we ignore.
     pub(crate) incoming: BTreeMap<String, String>,
+    /// Names we stopped ignoring while at the menu: a request of theirs
+    /// may be pending unseen (sent while ignored, so hidden), and shows
+    /// now. Folded name to shown name; never of a name we ignore.
+    pub(crate) maybe_incoming: BTreeMap<String, String>,
+    /// Whom we ignore (`OK ignore` seen, no `OK unignore` since): folded
+    /// name to the name as `OK ignore` showed it, exactly the server's
+    /// list for us. A request of theirs may be pending unseen.
+    pub(crate) ignoring: BTreeMap<String, String>,
     /// Chats started with each partner (shown name), for session keys.
     chats_with: HashMap<String, u32>,
     /// Memberships of each room (folded name), for membership keys.
@@ -87,8 +98,10 @@ pub(crate) struct Model {
     pub(crate) window: Vec<Landing>,
     /// The partner of a chat started since the last final line.
     pub(crate) chat_just_started: Option<String>,
-    /// Incoming requests held just before that chat started.
-    pub(crate) incoming_before_chat: usize,
+    /// Incoming requests (folded names) held just before that chat
+    /// started: seen, and maybe pending unseen (not ignored).
+    pub(crate) incoming_before_chat: Vec<String>,
+    pub(crate) maybe_before_chat: Vec<String>,
     /// While away (`OK away`): the reason, and the ledger's number of the
     /// away period.
     pub(crate) away: Option<(String, usize)>,
@@ -106,6 +119,8 @@ impl Model {
             may_chat: true,
             outgoing: None,
             incoming: BTreeMap::new(),
+            maybe_incoming: BTreeMap::new(),
+            ignoring: BTreeMap::new(),
             chats_with: HashMap::new(),
             memberships: HashMap::new(),
             members: HashMap::new(),
@@ -113,7 +128,8 @@ impl Model {
             just_parted: false,
             window: Vec::new(),
             chat_just_started: None,
-            incoming_before_chat: 0,
+            incoming_before_chat: Vec::new(),
+            maybe_before_chat: Vec::new(),
             away: None,
             ledger,
         }
@@ -132,6 +148,7 @@ impl Model {
         Carry {
             next_seq,
             memberships: self.memberships.clone(),
+            ignoring: self.ignoring.clone(),
         }
     }
 
@@ -152,9 +169,33 @@ impl Model {
         self.me.as_deref().is_some_and(|me| fold(me) == fold(name))
     }
 
-    /// Whether `name` has a pending request to this user.
+    /// Whether `name` has a pending request to this user that we saw.
     pub(crate) fn has_incoming(&self, name: &str) -> bool {
         self.incoming.contains_key(&fold(name))
+    }
+
+    /// The other members of our room seen there and not seen leaving.
+    pub(crate) fn present_members(&self) -> Vec<String> {
+        let mut present: Vec<String> = self
+            .members
+            .iter()
+            .filter(|(_, member)| matches!(member, Member::Present { .. }))
+            .map(|(name, _)| name.clone())
+            .collect();
+        present.sort_unstable();
+        present
+    }
+
+    /// Whether we ignore `name` now.
+    pub(crate) fn is_ignoring(&self, name: &str) -> bool {
+        self.ignoring.contains_key(&fold(name))
+    }
+
+    /// Whether `name` may have a request to this user pending that we
+    /// never saw: we ignore them, or did while it was made.
+    pub(crate) fn may_have_hidden_request(&self, name: &str) -> bool {
+        let folded = fold(name);
+        self.ignoring.contains_key(&folded) || self.maybe_incoming.contains_key(&folded)
     }
 
     /// The session a message sent now would land in, if any.
@@ -192,9 +233,11 @@ impl Model {
             partner: partner.to_owned(),
             k: *k,
         };
-        self.incoming_before_chat = self.incoming.len();
+        self.incoming_before_chat = std::mem::take(&mut self.incoming).into_keys().collect();
+        self.maybe_before_chat = std::mem::take(&mut self.maybe_incoming)
+            .into_keys()
+            .collect();
         self.outgoing = None;
-        self.incoming.clear();
         self.chat_just_started = Some(partner.to_owned());
         self.window.extend(self.landing());
     }
@@ -211,6 +254,7 @@ impl Model {
         };
         self.outgoing = None;
         self.incoming.clear();
+        self.maybe_incoming.clear();
         self.members.clear();
         self.window.extend(self.landing());
     }
@@ -258,7 +302,13 @@ impl Model {
             ServerLine::Op(room, name) => self.on_op(room, name, just_parted),
             ServerLine::Request(from) => self.on_request(from),
             ServerLine::Cancelled(from, _) => {
-                if self.incoming.remove(&fold(from)).is_none() {
+                if self.is_ignoring(from) {
+                    return Err(format!("CANCELLED from {from}, whom we ignore"));
+                }
+                let folded = fold(from);
+                let seen = self.incoming.remove(&folded);
+                let unseen = self.maybe_incoming.remove(&folded);
+                if seen.is_none() && unseen.is_none() {
                     return Err(format!("CANCELLED from {from}, who had no request pending"));
                 }
                 Ok(())
@@ -294,13 +344,18 @@ impl Model {
         if self.place != Place::Available || self.is_me(from) {
             return Err(format!("REQUEST from {from} while {:?}", self.place));
         }
+        if self.is_ignoring(from) {
+            return Err(format!("REQUEST from {from}, whom we ignore"));
+        }
+        self.maybe_incoming.remove(&fold(from));
         self.incoming.insert(fold(from), from.to_owned());
         Ok(())
     }
 
     fn on_chat(&mut self, partner: &str, reply_may_chat: bool) -> Result<(), String> {
         let asked = self.outgoing.as_deref().map(fold) == Some(fold(partner));
-        let answering = reply_may_chat && self.has_incoming(partner);
+        let answering =
+            reply_may_chat && (self.has_incoming(partner) || self.may_have_hidden_request(partner));
         if self.place != Place::Available || !(asked || answering) {
             return Err(format!(
                 "CHAT {partner} while {:?}, outgoing {:?}, incoming {:?}",
@@ -407,6 +462,9 @@ impl Model {
         if partner != from {
             return Err(format!("{tag} from {from} while chatting with {partner}"));
         }
+        if self.is_ignoring(from) {
+            return Err(format!("{tag} from {from}, whom we ignore"));
+        }
         let key = (from.to_owned(), self.me().to_owned(), *k);
         let seq = self.receive(from, text, action)?;
         self.ledger.chat_received(key, seq);
@@ -424,6 +482,9 @@ impl Model {
         let tag = if action { "ACTION" } else { "ROOM" };
         if !self.in_room(room) || self.is_me(from) {
             return Err(format!("{tag} {room} from {from} while {:?}", self.place));
+        }
+        if self.is_ignoring(from) {
+            return Err(format!("{tag} {room} from {from}, whom we ignore"));
         }
         let seq = self.receive(from, text, action)?;
         let member = self

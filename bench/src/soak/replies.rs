@@ -40,6 +40,16 @@ pub(crate) enum Want {
     Away(Option<String>),
     /// `/back`.
     Back,
+    /// `/ignore NAME`, typed as `typed`; `canonical` is how its holder
+    /// spells it, if known.
+    Ignore {
+        typed: String,
+        canonical: Option<String>,
+    },
+    /// `/unignore NAME`.
+    Unignore(String),
+    /// `/ignores`.
+    Ignores,
 }
 
 /// What one sent line expects back.
@@ -69,6 +79,8 @@ pub(crate) struct Context<'a> {
     pub(crate) history: &'a [HistoryLine],
     /// The `AWAY` lines (name, reason) gathered for this reply.
     pub(crate) aways: &'a [(String, String)],
+    /// The `IGNORING` lines gathered for this reply.
+    pub(crate) ignorings: &'a [String],
 }
 
 type Check = Result<(), String>;
@@ -109,6 +121,11 @@ pub(crate) fn check(want: &Want, line: &ServerLine, model: &mut Model, cx: &Cont
         Want::Account(account) => accounts::check(account, line, model, cx.ledger),
         Want::Away(reason) => manners::check_away(reason.as_deref(), line, model, cx),
         Want::Back => manners::check_back(line, model, cx),
+        Want::Ignore { typed, canonical } => {
+            manners::check_ignore(typed, canonical.as_deref(), line, model, cx)
+        }
+        Want::Unignore(typed) => manners::check_unignore(typed, line, model, cx),
+        Want::Ignores => manners::check_ignores(line, model, cx),
     };
     result.map_err(|why| {
         let state = format!(
@@ -249,6 +266,9 @@ fn check_chat(target: &str, line: &ServerLine, model: &mut Model, cx: &Context<'
                 "but they had asked us: the chat should have started".into()
             })?;
             model.outgoing = Some(name.to_string());
+            // Had they a request pending, hidden from us, the chat would
+            // have started.
+            model.maybe_incoming.remove(&fold(name));
             if cx.own_server {
                 cx.ledger.away_seen(AwaySeen {
                     asker: model.me().to_owned(),
@@ -264,13 +284,32 @@ fn check_chat(target: &str, line: &ServerLine, model: &mut Model, cx: &Context<'
     }
 }
 
-fn check_accept(name: Option<&str>, line: &ServerLine, model: &Model, cx: &Context<'_>) -> Check {
+/// Whether `requester`'s request (folded) fits an `/accept` or `/decline`
+/// naming `name`, among those `seen` (`REQUEST` came) and `unseen` (maybe
+/// pending, hidden by an ignore since lifted); `None` needs the only one.
+fn answers(name: Option<&str>, requester: &str, seen: &[&String], unseen: &[&String]) -> bool {
+    let is_seen = seen.iter().any(|seen| **seen == requester);
+    let is_unseen = unseen.iter().any(|unseen| **unseen == requester);
+    match name {
+        None => (is_seen && seen.len() == 1) || (is_unseen && seen.is_empty()),
+        Some(name) => fold(name) == requester && (is_seen || is_unseen),
+    }
+}
+
+fn check_accept(
+    name: Option<&str>,
+    line: &ServerLine,
+    model: &mut Model,
+    cx: &Context<'_>,
+) -> Check {
     if let ServerLine::Ok(OkReply::Accept(partner)) = line {
         let started = model.chat_just_started.as_deref() == Some(partner.as_ref());
-        return match name {
-            None => expect(started && model.incoming_before_chat == 1, String::new),
-            Some(name) => expect(started && fold(name) == fold(partner), String::new),
-        };
+        let seen: Vec<&String> = model.incoming_before_chat.iter().collect();
+        let unseen: Vec<&String> = model.maybe_before_chat.iter().collect();
+        let fits = answers(name, &fold(partner), &seen, &unseen);
+        return expect(started && fits && !model.is_ignoring(partner), || {
+            format!("(requests before: seen {seen:?}, maybe unseen {unseen:?})")
+        });
     }
     if is_err(line, ErrorCode::NotAvailable) {
         return expect(model.place != Place::Available, String::new);
@@ -282,22 +321,33 @@ fn check_accept(name: Option<&str>, line: &ServerLine, model: &Model, cx: &Conte
 }
 
 /// The errors `/accept` and `/decline` share once the user is available.
+/// A request we may not have seen that such an error shows not pending
+/// is forgotten.
 fn check_pending_error(
     name: Option<&str>,
     line: &ServerLine,
-    model: &Model,
+    model: &mut Model,
     cx: &Context<'_>,
 ) -> Check {
-    let n_incoming = model.incoming.len();
+    let n_seen = model.incoming.len();
+    let n_unseen = model.maybe_incoming.len();
     match name {
-        None if is_err(line, ErrorCode::NoRequest) => expect(n_incoming == 0, String::new),
-        None if is_err(line, ErrorCode::Usage) => expect(n_incoming > 1, String::new),
+        None if is_err(line, ErrorCode::NoRequest) => {
+            expect(n_seen == 0, String::new)?;
+            model.maybe_incoming.clear();
+            Ok(())
+        }
+        None if is_err(line, ErrorCode::Usage) => expect(n_seen + n_unseen > 1, String::new),
         Some(name) if is_err(line, ErrorCode::SelfTarget) => expect(model.is_me(name), String::new),
         Some(name) if is_err(line, ErrorCode::NoRequest) => {
-            expect(!model.has_incoming(name) && !model.is_me(name), String::new)
+            expect(!model.has_incoming(name) && !model.is_me(name), String::new)?;
+            model.maybe_incoming.remove(&fold(name));
+            Ok(())
         }
         Some(name) if is_err(line, ErrorCode::NoSuchUser) => {
-            expect(may_be_away(name, model, cx), String::new)
+            expect(may_be_away(name, model, cx), String::new)?;
+            model.maybe_incoming.remove(&fold(name));
+            Ok(())
         }
         _ => Err(String::new()),
     }
@@ -313,12 +363,13 @@ fn check_decline(
         return expect(is_err(line, ErrorCode::NoRequest), String::new);
     }
     if let ServerLine::Ok(OkReply::Decline(requester)) = line {
-        let fits = match name {
-            None => model.incoming.len() == 1,
-            Some(name) => fold(name) == fold(requester),
-        };
-        expect(fits && model.has_incoming(requester), String::new)?;
-        model.incoming.remove(&fold(requester));
+        let folded = fold(requester);
+        let seen: Vec<&String> = model.incoming.keys().collect();
+        let unseen: Vec<&String> = model.maybe_incoming.keys().collect();
+        let fits = answers(name, &folded, &seen, &unseen);
+        expect(fits && !model.is_ignoring(requester), String::new)?;
+        model.incoming.remove(&folded);
+        model.maybe_incoming.remove(&folded);
         return Ok(());
     }
     check_pending_error(name, line, model, cx)
@@ -368,6 +419,9 @@ fn check_join(
         ServerLine::Ok(OkReply::Join(shown, members))
             if fold(shown) == fold(room) && *members > 0 =>
         {
+            if let Some(line) = cx.history.iter().find(|line| model.is_ignoring(&line.from)) {
+                return Err(format!("HISTORY from {}, whom we ignore", line.from));
+            }
             // A server of others may hold anyone's history.
             if cx.own_server {
                 let entries = history::check_reply(shown, cx.history)?;
@@ -376,6 +430,7 @@ fn check_join(
                     joiner: model.me().to_owned(),
                     join_sent: cx.sent_at,
                     entries,
+                    ignoring: model.ignoring.keys().cloned().collect(),
                 });
             }
             model.join_room(shown);

@@ -94,6 +94,11 @@ impl Report {
             "  away        {} periods; askers told AWAY {} times, OK chat without AWAY {}; USER … away {}",
             t.away_periods, t.away_told, t.not_away_told, t.away_listed
         );
+        let _ = writeln!(
+            out,
+            "  ignore      {} windows (a receiver ignoring a sender); {} deliveries missed inside one, excused",
+            t.ignore_windows, t.ignored_drops
+        );
         let _ = writeln!(out, "  ERR codes   {}", map_text(&t.errs));
         let _ = writeln!(out, "  disconnects {}", map_text(&t.disconnects));
         let _ = writeln!(
@@ -212,7 +217,7 @@ impl Report {
             .as_ref()
             .map_or((0, 0), |s| (s.n_errors, s.n_warnings));
         format!(
-            "{{\"tool\":\"chinwag-soak\",\"nodes\":{nodes},\"redis_used_kib\":{redis},\"clients\":{},\"secs\":{},\"seed\":{},\"wall_secs\":{:.1},\"actions\":{},\"messages_sent\":{},\"chat_verified\":{},\"room_received\":{},\"room_verified\":{},\"history_joins\":{},\"history_lines\":{},\"accounts\":{},\"away\":{{\"periods\":{},\"told\":{},\"not_told\":{},\"listed\":{}}},\"errs\":{},\"disconnects\":{},\"names_used\":{},\"names_checked\":{},\"server\":{usage},\"server_cold\":{cold},\"server_log_errors\":{n_errors},\"server_log_warnings\":{n_warnings},\"restart_ok\":{},\"violations\":{},\"pass\":{}}}",
+            "{{\"tool\":\"chinwag-soak\",\"nodes\":{nodes},\"redis_used_kib\":{redis},\"clients\":{},\"secs\":{},\"seed\":{},\"wall_secs\":{:.1},\"actions\":{},\"messages_sent\":{},\"chat_verified\":{},\"room_received\":{},\"room_verified\":{},\"history_joins\":{},\"history_lines\":{},\"accounts\":{},\"away\":{{\"periods\":{},\"told\":{},\"not_told\":{},\"listed\":{}}},\"ignore_windows\":{},\"ignored_drops\":{},\"errs\":{},\"disconnects\":{},\"names_used\":{},\"names_checked\":{},\"server\":{usage},\"server_cold\":{cold},\"server_log_errors\":{n_errors},\"server_log_warnings\":{n_warnings},\"restart_ok\":{},\"violations\":{},\"pass\":{}}}",
             self.clients,
             self.secs,
             self.seed,
@@ -229,6 +234,8 @@ impl Report {
             t.away_told,
             t.not_away_told,
             t.away_listed,
+            t.ignore_windows,
+            t.ignored_drops,
             map_json(&t.errs),
             map_json(&t.disconnects),
             t.names_used,

@@ -86,6 +86,8 @@ pub(crate) struct Session {
     history: Vec<HistoryLine>,
     /// `AWAY` lines (name, reason) gathered for the reply to `/chat`.
     aways: Vec<(String, String)>,
+    /// `IGNORING` lines gathered for the reply to `/ignores`.
+    ignorings: Vec<String>,
     echo: Echo,
     transcript: VecDeque<String>,
     failed: bool,
@@ -119,6 +121,7 @@ impl Session {
             rooms: Vec::new(),
             history: Vec::new(),
             aways: Vec::new(),
+            ignorings: Vec::new(),
             echo: Echo::Idle,
             transcript: VecDeque::new(),
             failed: false,
@@ -290,6 +293,15 @@ impl Session {
             NameStatus::Online | NameStatus::Dropped(_) => None,
         };
         self.model.end_away(self.sent_at, seen_end);
+        // An unregistered name's ignore list ends with its session; a
+        // registered one's stays with the name, for its next session.
+        if self.model.password.is_none()
+            && let Some(name) = &self.model.me
+        {
+            self.shared
+                .ledger
+                .ignore_close_all(name, seen_end.unwrap_or_else(Instant::now));
+        }
         self.model.leave();
         if let Some(name) = &self.model.me {
             self.shared.ledger.name_gone(name, kind, status, aborted);
@@ -361,6 +373,10 @@ impl Session {
                 self.aways.push((name.to_string(), reason.to_string()));
                 Ok(())
             }
+            ServerLine::Ignoring(name) => {
+                self.ignorings.push(name.to_string());
+                Ok(())
+            }
             ServerLine::Info(_) => Ok(()),
             ServerLine::Hello(_) => Err("a second HELLO".to_owned()),
             ServerLine::Password(_) => {
@@ -401,17 +417,25 @@ impl Session {
             !self.history.is_empty() && !matches!(line, ServerLine::Ok(OkReply::Join(..)));
         let away_before_chat =
             !self.aways.is_empty() && !matches!(line, ServerLine::Ok(OkReply::Chat(..)));
+        let ignoring_before_ignores =
+            !self.ignorings.is_empty() && !matches!(line, ServerLine::Ok(OkReply::Ignores(..)));
         let result = self.match_final(line);
         self.users.clear();
         self.rooms.clear();
         self.history.clear();
         self.aways.clear();
+        self.ignorings.clear();
         self.model.reset_window();
         if history_before_join {
             return Err(format!("HISTORY lines before {line:?}, not before OK join"));
         }
         if away_before_chat {
             return Err(format!("AWAY lines before {line:?}, not before OK chat"));
+        }
+        if ignoring_before_ignores {
+            return Err(format!(
+                "IGNORING lines before {line:?}, not before OK ignores"
+            ));
         }
         result
     }
@@ -444,6 +468,7 @@ impl Session {
                         rooms: &self.rooms,
                         history: &self.history,
                         aways: &self.aways,
+                        ignorings: &self.ignorings,
                     };
                     return replies::check(&want, line, &mut self.model, &cx);
                 }
@@ -471,13 +496,13 @@ impl Session {
     /// Records where a message that got no `ERR` landed.
     fn record_landing(&mut self, seq: u64) -> Result<(), String> {
         let me = self.model.me().to_owned();
+        let times = (self.sent_at, Instant::now());
         match replies::landing_of_silent_message(&self.model)? {
-            Landing::Chat { partner, k } => self.shared.ledger.chat_sent((me, partner, k), seq),
+            Landing::Chat { partner, k } => {
+                self.shared.ledger.chat_sent((me, partner, k), seq, times);
+            }
             Landing::Room { folded, j } => {
-                let confirmed = Instant::now();
-                self.shared
-                    .ledger
-                    .room_sent(&me, &folded, j, seq, confirmed);
+                self.shared.ledger.room_sent(&me, &folded, j, seq, times);
             }
         }
         Ok(())
