@@ -48,6 +48,8 @@ pub(crate) struct Action {
     pub(crate) n_messages: u64,
     /// Password checks the action costs, and of which name.
     pub(crate) checks: Option<(String, usize)>,
+    /// A ban the action may make: (folded room, folded name).
+    pub(crate) bans: Option<(String, String)>,
 }
 
 impl Action {
@@ -60,6 +62,7 @@ impl Action {
             end: End::Open,
             n_messages: 0,
             checks: None,
+            bans: None,
         }
     }
 
@@ -193,6 +196,7 @@ impl Chooser<'_> {
             2,
             3,
             8,
+            1,
         ];
         self.common_action(&weights)
     }
@@ -200,12 +204,19 @@ impl Chooser<'_> {
     fn engaged(&mut self) -> Action {
         let in_room = matches!(self.model.place, Place::Room { .. });
         let leave = if in_room { 15 } else { 12 };
-        let weights = [3, 3, 3, 3, 9, 3, 3, leave, 210, 12, 6, 1, 1, 1, 1, 40, 4];
+        let moderation = match (in_room, self.model.am_op()) {
+            (true, true) => 14,
+            (true, false) => 4,
+            (false, _) => 1,
+        };
+        let weights = [
+            3, 3, 3, 3, 9, 3, 3, leave, 210, 12, 6, 1, 1, 1, 1, 40, 4, moderation,
+        ];
         self.common_action(&weights)
     }
 
     /// One action picked by `weights`, in the order of the arms below.
-    fn common_action(&mut self, weights: &[u64; 17]) -> Action {
+    fn common_action(&mut self, weights: &[u64; 18]) -> Action {
         let action = match self.rng.weighted(weights) {
             0 => self.accept(),
             1 => self.decline(),
@@ -223,7 +234,8 @@ impl Chooser<'_> {
             13 => return self.drop_variant(),
             14 => self.account(),
             15 => self.me(),
-            _ => self.manners(),
+            16 => self.manners(),
+            _ => self.moderation(),
         };
         self.barrier(action)
     }

@@ -13,6 +13,7 @@ use crate::away::{self, AwayPeriod, AwaySeen, Told};
 use crate::history::{self, HistoryReply};
 use crate::ignores::{self, Times, Windows};
 use crate::model::Carry;
+use crate::operators::{self, How, OpSeen, OpTerm};
 
 /// How long the server may take to notice a connection we dropped without
 /// reading its close (we cannot observe that moment).
@@ -90,6 +91,10 @@ struct Records {
     histories: Vec<HistoryReply>,
     away_periods: Vec<AwayPeriod>,
     away_seen: Vec<AwaySeen>,
+    op_terms: Vec<OpTerm>,
+    op_seen: Vec<OpSeen>,
+    /// (folded room, folded name) of every `/ban` sent.
+    bans: HashSet<(String, String)>,
 }
 
 /// The shared ledger; every method takes the lock briefly.
@@ -123,6 +128,10 @@ pub(crate) struct Totals {
     /// messages a receiver missed because of one.
     pub(crate) ignore_windows: u64,
     pub(crate) ignored_drops: u64,
+    /// Operator terms, and sightings of an operator by others (`OP`, a
+    /// `TOPIC` event, `KICKED`).
+    pub(crate) op_terms: u64,
+    pub(crate) op_seen: BTreeMap<&'static str, u64>,
     pub(crate) n_violations: u64,
     pub(crate) violations: Vec<String>,
     pub(crate) names_used: usize,
@@ -321,6 +330,40 @@ impl Ledger {
         self.lock().ignores.close_all(receiver, to);
     }
 
+    /// A client operates a room (`OK join <room> 1`, or `OP` naming it);
+    /// returns the term's number.
+    pub(crate) fn op_start(&self, term: OpTerm) -> usize {
+        let mut records = self.lock();
+        records.op_terms.push(term);
+        records.op_terms.len() - 1
+    }
+
+    /// Term `k` ended: its holder sent what made it leave at `sent`, and
+    /// saw that it had at `seen` (if it did).
+    pub(crate) fn op_end(&self, k: usize, sent: Instant, seen: Option<Instant>) {
+        if let Some(term) = self.lock().op_terms.get_mut(k) {
+            term.end_sent = Some(sent);
+            term.end_seen = seen;
+        }
+    }
+
+    /// A client saw another operate its room, judged at the end.
+    pub(crate) fn op_seen(&self, seen: OpSeen) {
+        self.lock().op_seen.push(seen);
+    }
+
+    /// A `/ban` of `name` in `room` is about to be sent (folded names).
+    pub(crate) fn note_ban(&self, room: &str, name: &str) {
+        self.lock().bans.insert((room.to_owned(), name.to_owned()));
+    }
+
+    /// Whether anyone ever sent a `/ban` of `name` in `room` (folded names).
+    pub(crate) fn may_be_banned(&self, room: &str, name: &str) -> bool {
+        self.lock()
+            .bans
+            .contains(&(room.to_owned(), name.to_owned()))
+    }
+
     /// A session went away (`OK away`); returns the period's number.
     pub(crate) fn away_start(&self, period: AwayPeriod) -> usize {
         let mut records = self.lock();
@@ -369,8 +412,15 @@ impl Ledger {
             let records = self.lock();
             away::check(&records.away_periods, &records.away_seen)
         };
+        let op_problems = {
+            let records = self.lock();
+            operators::check(&records.op_terms, &records.op_seen, |name| {
+                records.aborted.contains(name)
+            })
+        };
         let problems = chat_problems.into_iter().chain(room_problems);
-        for problem in problems.chain(history_problems).chain(away_problems) {
+        let problems = problems.chain(history_problems).chain(away_problems);
+        for problem in problems.chain(op_problems) {
             self.violation(problem);
         }
         let records = self.lock();
@@ -395,6 +445,8 @@ impl Ledger {
             away_listed: count_told(&records.away_seen, |told| *told == Told::Listed),
             ignore_windows: records.ignores.count() as u64,
             ignored_drops: chat_drops + room_drops,
+            op_terms: records.op_terms.len() as u64,
+            op_seen: count_sightings(&records.op_seen),
             n_violations: records.n_violations,
             violations: records.violations.clone(),
             names_used: records.used_names.len(),
@@ -510,6 +562,19 @@ fn missed_between(sent: &[u64], got: &[u64]) -> u64 {
     let start = sent.iter().position(|seq| seq == first).unwrap_or(0);
     let end = sent.iter().position(|seq| seq == last).unwrap_or(start);
     (end + 1 - start).saturating_sub(got.len()) as u64
+}
+
+fn count_sightings(seen: &[OpSeen]) -> BTreeMap<&'static str, u64> {
+    let mut counts = BTreeMap::new();
+    for sighting in seen {
+        let how = match sighting.how {
+            How::Op => "OP",
+            How::Topic => "TOPIC",
+            How::Kicked => "KICKED",
+        };
+        *counts.entry(how).or_default() += 1;
+    }
+    counts
 }
 
 fn count_told(seen: &[AwaySeen], which: impl Fn(&Told) -> bool) -> u64 {

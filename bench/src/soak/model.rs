@@ -8,10 +8,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::{ServerLine, fold};
+use common::{PartReason, ServerLine, fold};
 
-use crate::ledger::{Ledger, RoomPeriod};
+use crate::ledger::Ledger;
+use crate::operators::{How, OpSeen, OpTerm};
 use crate::payload;
+use crate::replies::Want;
+use crate::room::RoomView;
 
 /// Where the user is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,15 +38,6 @@ pub(crate) enum Place {
 pub(crate) enum Landing {
     Chat { partner: String, k: u32 },
     Room { folded: String, j: u32 },
-}
-
-/// What the model knows of another member of the room it is in.
-#[derive(Debug)]
-enum Member {
-    /// Seen in the room since this period began.
-    Present { saw_join: bool, seqs: Vec<u64> },
-    /// Seen leaving.
-    Gone,
 }
 
 /// What a registered name carries from one of its sessions to the next,
@@ -86,13 +80,13 @@ pub(crate) struct Model {
     chats_with: HashMap<String, u32>,
     /// Memberships of each room (folded name), for membership keys.
     memberships: HashMap<String, u32>,
-    /// Other members of the current room, by shown name; absent is unknown.
-    members: HashMap<String, Member>,
+    /// The room we are in, while we are (`rooms.rs`).
+    pub(crate) room: Option<RoomView>,
     /// Highest sequence number received from each sender.
     last_seq: HashMap<String, u64>,
-    /// The last event line was `PARTED` in the room we are in: an `OP`
-    /// (a new operator, when the old one left) may follow it, and only it.
-    just_parted: bool,
+    /// When the last action whose answer we read was sent: the hub made
+    /// every line after that answer later than this.
+    pub(crate) floor: Instant,
     /// Sessions this user was in since the last final reply line: where a
     /// message sent in that stretch can have landed.
     pub(crate) window: Vec<Landing>,
@@ -123,9 +117,9 @@ impl Model {
             ignoring: BTreeMap::new(),
             chats_with: HashMap::new(),
             memberships: HashMap::new(),
-            members: HashMap::new(),
+            room: None,
             last_seq: HashMap::new(),
-            just_parted: false,
+            floor: Instant::now(),
             window: Vec::new(),
             chat_just_started: None,
             incoming_before_chat: Vec::new(),
@@ -176,14 +170,28 @@ impl Model {
 
     /// The other members of our room seen there and not seen leaving.
     pub(crate) fn present_members(&self) -> Vec<String> {
-        let mut present: Vec<String> = self
-            .members
-            .iter()
-            .filter(|(_, member)| matches!(member, Member::Present { .. }))
-            .map(|(name, _)| name.clone())
-            .collect();
-        present.sort_unstable();
-        present
+        self.room.as_ref().map_or_else(Vec::new, RoomView::present)
+    }
+
+    /// The room we are in, as shown.
+    pub(crate) fn room_shown(&self) -> Option<String> {
+        match &self.place {
+            Place::Room { shown, .. } => Some(shown.clone()),
+            _ => None,
+        }
+    }
+
+    /// The room we are in, folded.
+    pub(crate) fn room_folded(&self) -> Option<String> {
+        match &self.place {
+            Place::Room { folded, .. } => Some(folded.clone()),
+            _ => None,
+        }
+    }
+
+    /// Whether we operate the room we are in.
+    pub(crate) fn am_op(&self) -> bool {
+        self.room.as_ref().is_some_and(|room| room.am_op)
     }
 
     /// Whether we ignore `name` now.
@@ -242,8 +250,27 @@ impl Model {
         self.window.extend(self.landing());
     }
 
-    /// The user joined the room shown as `shown`.
-    pub(crate) fn join_room(&mut self, shown: &str) {
+    /// The user joined the room shown as `shown` with `n_members` (us
+    /// included), sent at `sent`; `/join` showed `topic`.
+    pub(crate) fn join_room(
+        &mut self,
+        shown: &str,
+        n_members: usize,
+        topic: Option<(String, String)>,
+        sent: Instant,
+    ) {
+        let me = self.me().to_owned();
+        let mut room = RoomView::new(&me, shown, n_members, topic);
+        if room.am_op {
+            room.op_term = Some(self.ledger.op_start(OpTerm {
+                room: fold(shown),
+                holder: me,
+                start: (sent, Instant::now()),
+                end_sent: None,
+                end_seen: None,
+            }));
+        }
+        self.room = Some(room);
         let folded = fold(shown);
         let j = self.memberships.entry(folded.clone()).or_default();
         *j += 1;
@@ -255,37 +282,57 @@ impl Model {
         self.outgoing = None;
         self.incoming.clear();
         self.maybe_incoming.clear();
-        self.members.clear();
         self.window.extend(self.landing());
     }
 
-    /// The user's chat or room ended (`/leave`, `ENDED`, or the connection
-    /// closed): room periods are handed to the ledger.
-    pub(crate) fn leave(&mut self) {
-        self.close_periods();
+    /// The user's chat or room ended (`/leave`, `ENDED`, `KICKED`, or the
+    /// connection closed), by a line sent at `sent` and seen done at
+    /// `seen` (if it was): room periods are handed to the ledger, and the
+    /// end of our term if we operated the room.
+    pub(crate) fn leave(&mut self, sent: Instant, seen: Option<Instant>) {
+        if let Some(room) = self.room.take() {
+            if let Some(term) = room.op_term {
+                self.ledger.op_end(term, sent, seen);
+            }
+            let mut periods = Vec::new();
+            room.close(self.me(), &mut periods);
+            for period in periods {
+                self.ledger.room_period(period);
+            }
+        }
         if self.place != Place::Naming {
             self.become_available();
         }
     }
 
-    fn close_periods(&mut self) {
-        let me = self.me().to_owned();
-        for (sender, member) in self.members.drain() {
-            if let Member::Present { saw_join, seqs } = member {
-                self.ledger.room_period(RoomPeriod {
-                    receiver: me.clone(),
-                    sender,
-                    saw_join,
-                    saw_part: false,
-                    seqs,
-                });
-            }
+    /// Called before each line is read.
+    ///
+    /// # Errors
+    ///
+    /// The line breaks an order the room's lines must keep.
+    pub(crate) fn before_line(&mut self, line: &ServerLine) -> Result<(), String> {
+        match &mut self.room {
+            Some(room) => room.before_line(matches!(line, ServerLine::Op(..))),
+            None => Ok(()),
         }
     }
 
+    /// Records that `holder` operates our room, as `how` showed (the hub
+    /// made that line since our floor).
+    fn saw_operator(&self, room: &str, holder: &str, how: How) {
+        self.ledger.op_seen(OpSeen {
+            room: fold(room),
+            holder: holder.to_owned(),
+            observer: self.me().to_owned(),
+            how,
+            span: (self.floor, Instant::now()),
+        });
+    }
+
     /// Applies an event line (any line that is not part of a reply).
-    /// `reply_may_chat` is set while an action that can start a chat by its
-    /// reply (`/chat`, `/accept`) is outstanding.
+    /// `outstanding` is the command whose answer we await, if any: a
+    /// `/chat` or `/accept` may start a chat by its reply, and a `/kick`
+    /// or `/ban` of ours removes a member.
     ///
     /// # Errors
     ///
@@ -293,13 +340,17 @@ impl Model {
     pub(crate) fn on_event(
         &mut self,
         line: &ServerLine,
-        reply_may_chat: bool,
+        outstanding: Option<&Want>,
     ) -> Result<(), String> {
-        let just_parted = std::mem::take(&mut self.just_parted);
+        let reply_may_chat = matches!(outstanding, Some(Want::Chat(_) | Want::Accept(_)));
+        let our_kick = match outstanding {
+            Some(Want::Kick { typed, .. } | Want::Ban { typed, .. }) => Some(typed.as_str()),
+            _ => None,
+        };
         match line {
-            // The operator left and the room chose the next: only a member
-            // hears it, right after the PARTED.
-            ServerLine::Op(room, name) => self.on_op(room, name, just_parted),
+            ServerLine::Op(room, name) => self.on_op(room, name),
+            ServerLine::Topic(room, setter, text) => self.on_topic(room, setter.as_deref(), text),
+            ServerLine::Kicked(room, by, _) => self.on_kicked(room, by),
             ServerLine::Request(from) => self.on_request(from),
             ServerLine::Cancelled(from, _) => {
                 if self.is_ignoring(from) {
@@ -325,13 +376,14 @@ impl Model {
                 Place::Chatting {
                     partner: current, ..
                 } if current == &**partner => {
-                    self.leave();
+                    let now = Instant::now();
+                    self.leave(now, Some(now));
                     Ok(())
                 }
                 place => Err(format!("ENDED {partner} while {place:?}")),
             },
             ServerLine::Joined(room, name) => self.on_joined(room, name),
-            ServerLine::Parted(room, name, _) => self.on_parted(room, name),
+            ServerLine::Parted(room, name, reason) => self.on_parted(room, name, *reason, our_kick),
             ServerLine::Msg(from, text) => self.on_msg(from, text, false),
             ServerLine::Room(room, from, text) => self.on_room_msg(room, from, text, false),
             ServerLine::Action(None, from, text) => self.on_msg(from, text, true),
@@ -372,55 +424,85 @@ impl Model {
         matches!(&self.place, Place::Room { shown, .. } if shown == room)
     }
 
+    /// The room view, if we are in `room` (as shown).
+    fn room_view(&mut self, room: &str, tag: &str) -> Result<&mut RoomView, String> {
+        match (&self.place, &mut self.room) {
+            (Place::Room { shown, .. }, Some(view)) if shown == room => Ok(view),
+            (place, _) => Err(format!("{tag} {room} while {place:?}")),
+        }
+    }
+
     fn on_joined(&mut self, room: &str, name: &str) -> Result<(), String> {
-        if !self.in_room(room) || self.is_me(name) {
-            return Err(format!("JOINED {room} {name} while {:?}", self.place));
+        if self.is_me(name) {
+            return Err(format!("JOINED {room} {name}, which is us"));
         }
-        if let Some(Member::Present { .. }) = self.members.get(name) {
-            return Err(format!("JOINED {room} {name}, who was already a member"));
-        }
-        let present = Member::Present {
-            saw_join: true,
-            seqs: Vec::new(),
-        };
-        self.members.insert(name.to_owned(), present);
-        Ok(())
+        self.room_view(room, "JOINED")?.on_joined(name)
     }
 
     /// `OP room name`: the operator left (the `PARTED` right before) and
     /// `name`, still in the room (maybe us), operates it now.
-    fn on_op(&mut self, room: &str, name: &str, just_parted: bool) -> Result<(), String> {
-        if !self.in_room(room) || !just_parted {
-            return Err(format!(
-                "OP {room} {name} while {:?}, not right after a PARTED there",
-                self.place
-            ));
-        }
-        if matches!(self.members.get(name), Some(Member::Gone)) {
-            return Err(format!("OP {room} {name}, who had left the room"));
+    fn on_op(&mut self, room: &str, name: &str) -> Result<(), String> {
+        let me = self.me().to_owned();
+        let floor = self.floor;
+        let view = self.room_view(room, "OP")?;
+        view.on_op(name, &me)?;
+        if fold(name) == fold(&me) {
+            let term = self.ledger.op_start(OpTerm {
+                room: fold(room),
+                holder: me,
+                start: (floor, Instant::now()),
+                end_sent: None,
+                end_seen: None,
+            });
+            if let Some(view) = &mut self.room {
+                view.op_term = Some(term);
+            }
+        } else {
+            self.saw_operator(room, name, How::Op);
         }
         Ok(())
     }
 
-    fn on_parted(&mut self, room: &str, name: &str) -> Result<(), String> {
-        if !self.in_room(room) || self.is_me(name) {
-            return Err(format!("PARTED {room} {name} while {:?}", self.place));
+    /// A `TOPIC` event: another member, the operator, set the topic.
+    fn on_topic(&mut self, room: &str, setter: Option<&str>, text: &str) -> Result<(), String> {
+        let me = self.me().to_owned();
+        let Some(setter) = setter else {
+            return Err(format!("TOPIC {room} - (no topic) as an event"));
+        };
+        self.room_view(room, "TOPIC")?.on_topic(setter, text, &me)?;
+        self.saw_operator(room, setter, How::Topic);
+        Ok(())
+    }
+
+    /// `KICKED room by`: the operator removed us; we are at the menu.
+    fn on_kicked(&mut self, room: &str, by: &str) -> Result<(), String> {
+        let me = self.me().to_owned();
+        self.room_view(room, "KICKED")?.on_kicked(by, &me)?;
+        self.saw_operator(room, by, How::Kicked);
+        let now = Instant::now();
+        self.leave(now, Some(now));
+        Ok(())
+    }
+
+    fn on_parted(
+        &mut self,
+        room: &str,
+        name: &str,
+        reason: PartReason,
+        our_kick: Option<&str>,
+    ) -> Result<(), String> {
+        if self.is_me(name) {
+            return Err(format!("PARTED {room} {name}, which is us"));
         }
-        self.just_parted = true;
-        match self.members.insert(name.to_owned(), Member::Gone) {
-            Some(Member::Gone) => Err(format!("PARTED {room} {name}, who had already left")),
-            Some(Member::Present { saw_join, seqs }) => {
-                self.ledger.room_period(RoomPeriod {
-                    receiver: self.me().to_owned(),
-                    sender: name.to_owned(),
-                    saw_join,
-                    saw_part: true,
-                    seqs,
-                });
-                Ok(())
-            }
-            None => Ok(()),
+        let me = self.me().to_owned();
+        let mut periods = Vec::new();
+        let result =
+            self.room_view(room, "PARTED")?
+                .on_parted(name, reason, our_kick, &me, &mut periods);
+        for period in periods {
+            self.ledger.room_period(period);
         }
+        result
     }
 
     /// Checks a received payload against its `from` field, the line it
@@ -487,19 +569,6 @@ impl Model {
             return Err(format!("{tag} {room} from {from}, whom we ignore"));
         }
         let seq = self.receive(from, text, action)?;
-        let member = self
-            .members
-            .entry(from.to_owned())
-            .or_insert(Member::Present {
-                saw_join: false,
-                seqs: Vec::new(),
-            });
-        match member {
-            Member::Present { seqs, .. } => {
-                seqs.push(seq);
-                Ok(())
-            }
-            Member::Gone => Err(format!("{tag} {room} from {from} after it PARTED")),
-        }
+        self.room_view(room, tag)?.on_said(from, seq, tag)
     }
 }

@@ -12,6 +12,7 @@ use crate::history::{self, HistoryReply};
 use crate::ledger::{DROP_GRACE, NameStatus};
 use crate::manners;
 use crate::model::{Landing, Model, Place};
+use crate::moderation;
 
 /// The final line (`OK`, `ERR`, `BYE`, `WELCOME`) one sent line must get.
 #[derive(Debug, Clone)]
@@ -50,6 +51,18 @@ pub(crate) enum Want {
     Unignore(String),
     /// `/ignores`.
     Ignores,
+    /// `/topic [TEXT]`.
+    Topic(Option<String>),
+    /// `/kick NAME [REASON]` (`typed` as sent).
+    Kick {
+        typed: String,
+    },
+    /// `/ban NAME`, typed as `typed`; `canonical` is how its holder
+    /// spells it, if known.
+    Ban {
+        typed: String,
+        canonical: Option<String>,
+    },
 }
 
 /// What one sent line expects back.
@@ -81,7 +94,13 @@ pub(crate) struct Context<'a> {
     pub(crate) aways: &'a [(String, String)],
     /// The `IGNORING` lines gathered for this reply.
     pub(crate) ignorings: &'a [String],
+    /// The `TOPIC` line right before this reply's `OK topic` or `OK
+    /// join`: room, setter (`None`: no topic), text.
+    pub(crate) topic: Option<&'a TopicLine>,
 }
+
+/// A `TOPIC` line's fields: room, setter (`None` for `-`), text.
+pub(crate) type TopicLine = (String, Option<String>, String);
 
 type Check = Result<(), String>;
 
@@ -116,7 +135,7 @@ pub(crate) fn check(want: &Want, line: &ServerLine, model: &mut Model, cx: &Cont
         Want::Accept(name) => check_accept(name.as_deref(), line, model, cx),
         Want::Decline(name) => check_decline(name.as_deref(), line, model, cx),
         Want::Cancel => check_cancel(line, model),
-        Want::Leave => check_leave(line, model),
+        Want::Leave => check_leave(line, model, cx),
         Want::Join { room, valid } => check_join(room, *valid, line, model, cx),
         Want::Account(account) => accounts::check(account, line, model, cx.ledger),
         Want::Away(reason) => manners::check_away(reason.as_deref(), line, model, cx),
@@ -126,6 +145,11 @@ pub(crate) fn check(want: &Want, line: &ServerLine, model: &mut Model, cx: &Cont
         }
         Want::Unignore(typed) => manners::check_unignore(typed, line, model, cx),
         Want::Ignores => manners::check_ignores(line, model, cx),
+        Want::Topic(text) => moderation::check_topic(text.as_deref(), line, model, cx),
+        Want::Kick { typed } => moderation::check_kick(typed, line, model),
+        Want::Ban { typed, canonical } => {
+            moderation::check_ban(typed, canonical.as_deref(), line, model)
+        }
     };
     result.map_err(|why| {
         let state = format!(
@@ -388,7 +412,7 @@ fn check_cancel(line: &ServerLine, model: &mut Model) -> Check {
     }
 }
 
-fn check_leave(line: &ServerLine, model: &mut Model) -> Check {
+fn check_leave(line: &ServerLine, model: &mut Model, cx: &Context<'_>) -> Check {
     let left = match (line, &model.place) {
         (ServerLine::Ok(OkReply::LeaveChat(name)), Place::Chatting { partner, .. }) => {
             **name == **partner
@@ -398,7 +422,7 @@ fn check_leave(line: &ServerLine, model: &mut Model) -> Check {
         _ => false,
     };
     expect(left, String::new)?;
-    model.leave();
+    model.leave(cx.sent_at, Some(std::time::Instant::now()));
     Ok(())
 }
 
@@ -414,6 +438,13 @@ fn check_join(
     }
     if !valid {
         return expect(is_err(line, ErrorCode::NameInvalid), String::new);
+    }
+    if is_err(line, ErrorCode::Banned) {
+        // Only if someone sent a ban of our name there (before we asked).
+        return expect(
+            cx.ledger.may_be_banned(&fold(room), &fold(model.me())),
+            || "but nobody banned us there".into(),
+        );
     }
     match line {
         ServerLine::Ok(OkReply::Join(shown, members))
@@ -433,7 +464,17 @@ fn check_join(
                     ignoring: model.ignoring.keys().cloned().collect(),
                 });
             }
-            model.join_room(shown);
+            let topic = match cx.topic {
+                None => None,
+                Some((_, _, _)) if *members == 1 => {
+                    return Err("TOPIC in a room we created".into());
+                }
+                Some((topic_room, Some(setter), text)) if **topic_room == **shown => {
+                    Some((setter.clone(), text.clone()))
+                }
+                Some(other) => return Err(format!("with TOPIC {other:?}")),
+            };
+            model.join_room(shown, *members, topic, cx.sent_at);
             Ok(())
         }
         _ => Err(String::new()),

@@ -18,7 +18,7 @@ use crate::accounts::Account;
 use crate::actions::{Action, End};
 use crate::ledger::{Ledger, NameStatus};
 use crate::model::{Landing, Model, Place};
-use crate::replies::{self, Context, Expect, Want};
+use crate::replies::{self, Context, Expect, TopicLine, Want};
 use crate::wire::{Incoming, Wire};
 
 /// How long an action may wait for its replies (flood control and a loaded
@@ -88,6 +88,11 @@ pub(crate) struct Session {
     aways: Vec<(String, String)>,
     /// `IGNORING` lines gathered for the reply to `/ignores`.
     ignorings: Vec<String>,
+    /// A `TOPIC` line read while a `/topic` or `/join` awaits its answer:
+    /// part of it if that answer's `OK` comes next, else an event.
+    topic_held: Option<ServerLine>,
+    /// The `TOPIC` line of the answer being read.
+    topic_reply: Option<TopicLine>,
     echo: Echo,
     transcript: VecDeque<String>,
     failed: bool,
@@ -122,6 +127,8 @@ impl Session {
             history: Vec::new(),
             aways: Vec::new(),
             ignorings: Vec::new(),
+            topic_held: None,
+            topic_reply: None,
             echo: Echo::Idle,
             transcript: VecDeque::new(),
             failed: false,
@@ -182,6 +189,9 @@ impl Session {
         }
         if let Some((name, n)) = &action.checks {
             ledger.note_checks(name, *n);
+        }
+        if let Some((room, name)) = &action.bans {
+            ledger.note_ban(room, name);
         }
         self.expects = action.expects.into();
         self.telnet_expected = action.telnet;
@@ -293,6 +303,7 @@ impl Session {
             NameStatus::Online | NameStatus::Dropped(_) => None,
         };
         self.model.end_away(self.sent_at, seen_end);
+        let sent_at = self.sent_at;
         // An unregistered name's ignore list ends with its session; a
         // registered one's stays with the name, for its next session.
         if self.model.password.is_none()
@@ -302,7 +313,7 @@ impl Session {
                 .ledger
                 .ignore_close_all(name, seen_end.unwrap_or_else(Instant::now));
         }
-        self.model.leave();
+        self.model.leave(sent_at, seen_end);
         if let Some(name) = &self.model.me {
             self.shared.ledger.name_gone(name, kind, status, aborted);
         }
@@ -356,6 +367,28 @@ impl Session {
             Ok(line) => line,
             Err(error) => return self.violate(format!("unparsable line {text:?}: {error}")),
         };
+        if let Err(what) = self.model.before_line(&line) {
+            return self.violate(what);
+        }
+        if let Some(held) = self.topic_held.take() {
+            if matches!(line, ServerLine::Ok(OkReply::Topic | OkReply::Join(..))) {
+                if let ServerLine::Topic(room, setter, text) = held {
+                    let setter = setter.map(|setter| setter.to_string());
+                    self.topic_reply = Some((room.to_string(), setter, text.to_string()));
+                }
+            } else if let Err(what) = self.model.on_event(&held, outstanding(&self.expects)) {
+                return self.violate(what);
+            }
+        }
+        if matches!(line, ServerLine::Topic(..))
+            && matches!(
+                outstanding(&self.expects),
+                Some(Want::Topic(_) | Want::Join { .. })
+            )
+        {
+            self.topic_held = Some(line);
+            return;
+        }
         let result = match &line {
             ServerLine::User(name, state) => {
                 self.users.push((name.to_string(), state.clone()));
@@ -390,22 +423,11 @@ impl Session {
             | ServerLine::Ok(_)
             | ServerLine::Err(..)
             | ServerLine::Bye(..) => self.on_final(&line),
-            event => {
-                let may_chat = self.reply_may_chat();
-                self.model.on_event(event, may_chat)
-            }
+            event => self.model.on_event(event, outstanding(&self.expects)),
         };
         if let Err(what) = result {
             self.violate(what);
         }
-    }
-
-    /// Whether the outstanding action's reply may start a chat.
-    fn reply_may_chat(&self) -> bool {
-        self.expects
-            .iter()
-            .find(|expect| !matches!(expect, Expect::Message(_)))
-            .is_some_and(|expect| matches!(expect, Expect::Reply(Want::Chat(_) | Want::Accept(_))))
     }
 
     /// A final line: the answer to the oldest unanswered sent line.
@@ -425,6 +447,10 @@ impl Session {
         self.history.clear();
         self.aways.clear();
         self.ignorings.clear();
+        self.topic_reply = None;
+        // The hub made every line after this one after it took our line
+        // sent then.
+        self.model.floor = self.sent_at;
         self.model.reset_window();
         if history_before_join {
             return Err(format!("HISTORY lines before {line:?}, not before OK join"));
@@ -469,6 +495,7 @@ impl Session {
                         history: &self.history,
                         aways: &self.aways,
                         ignorings: &self.ignorings,
+                        topic: self.topic_reply.as_ref(),
                     };
                     return replies::check(&want, line, &mut self.model, &cx);
                 }
@@ -506,5 +533,17 @@ impl Session {
             }
         }
         Ok(())
+    }
+}
+
+/// The command whose answer is awaited: the first sent line still
+/// expecting a reply, past messages (which get none).
+fn outstanding(expects: &VecDeque<Expect>) -> Option<&Want> {
+    match expects
+        .iter()
+        .find(|expect| !matches!(expect, Expect::Message(_)))
+    {
+        Some(Expect::Reply(want)) => Some(want),
+        _ => None,
     }
 }
