@@ -326,8 +326,13 @@ impl Chooser<'_> {
                 false,
             )
         } else {
-            let room = *self.rng.pick(&ROOMS);
-            (self.rng.recase(room), true)
+            // Back to a room that banned us, now and then: ERR banned
+            // while it lasts.
+            let room = match &self.model.banned_from {
+                Some(room) if self.rng.chance(40) => room.clone(),
+                _ => (*self.rng.pick(&ROOMS)).to_owned(),
+            };
+            (self.rng.recase(&room), true)
         };
         Action::new("join").want(format!("/join {room}"), Want::Join { room, valid })
     }

@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use crate::clock;
+
 /// One stretch in which a name was away, as its session saw it. The
 /// hub's start lies between `start_sent` and `start_ok`, its end between
 /// `end_sent` and `end_ok` (`None`: not known, so any time later).
@@ -86,14 +88,25 @@ pub(crate) fn check(periods: &[AwayPeriod], seen: &[AwaySeen]) -> Vec<String> {
                 Told::Listed => format!("USER {} away", seen.target),
                 Told::NotAway => format!("OK chat {} without AWAY", seen.target),
             };
+            let periods: Vec<String> = periods
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{:?} from [{}, {}] until [{}, {}]",
+                        p.reason,
+                        clock::at(p.start_sent),
+                        clock::at(p.start_ok),
+                        clock::maybe_at(p.end_sent),
+                        clock::maybe_at(p.end_ok)
+                    )
+                })
+                .collect();
             problems.push(format!(
-                "{} was told {what}, but {}'s away periods were {:?}",
+                "{} was told {what} (asked in [{}, {}]), but {}'s away periods were {periods:?}",
                 seen.asker,
+                clock::at(seen.sent),
+                clock::at(seen.answered),
                 seen.target,
-                periods
-                    .iter()
-                    .map(|p| (&p.reason, p.start_sent, p.end_ok))
-                    .collect::<Vec<_>>()
             ));
         }
     }

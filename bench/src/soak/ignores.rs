@@ -12,6 +12,8 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use crate::clock;
+
 /// When a message was sent, and when its sender saw it taken (the reply
 /// line after it).
 pub(crate) type Times = (Instant, Instant);
@@ -23,6 +25,15 @@ pub(crate) type Times = (Instant, Instant);
 pub(crate) struct Window {
     pub(crate) from: Instant,
     pub(crate) to: Option<Instant>,
+}
+
+/// Windows, for reports.
+pub(crate) fn show(windows: &[Window]) -> String {
+    let shown: Vec<String> = windows
+        .iter()
+        .map(|w| format!("[{}, {}]", clock::at(w.from), clock::maybe_at(w.to)))
+        .collect();
+    shown.join(" ")
 }
 
 /// Every receiver's ignore windows, by (receiver, folded sender).

@@ -490,12 +490,13 @@ impl Ledger {
                 Some(problem) => problems.push(format!(
                     "chat {} -> {} session {}: {problem}: sent (no ERR) {} but received {}; \
                      the receiver's connection ended by {receiver_end}; its ignore windows \
-                     for the sender {windows:?}",
+                     for the sender: {}",
                     key.0,
                     key.1,
                     key.2,
                     summarize(sent),
                     summarize(got),
+                    ignores::show(windows),
                 )),
             }
         }
@@ -539,13 +540,14 @@ impl Ledger {
                 Some(problem) => problems.push(format!(
                     "room messages {} -> {}: {problem}; received {}, membership sent {}; \
                      JOINED seen {}, PARTED seen {}; the receiver's ignore windows for the \
-                     sender {windows:?}",
+                     sender: {}",
                     period.sender,
                     period.receiver,
                     summarize(&period.seqs),
                     summarize(sent),
                     period.saw_join,
                     period.saw_part,
+                    ignores::show(windows),
                 )),
             }
         }

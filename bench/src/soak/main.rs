@@ -10,6 +10,7 @@ mod accounts;
 mod actions;
 mod away;
 mod client;
+mod clock;
 mod finale;
 mod history;
 mod ignores;
@@ -175,6 +176,7 @@ impl Servers {
 /// rest is the main phase.
 fn run(args: Args) -> anyhow::Result<bool> {
     chinwag_bench_lib::raise_fd_limit();
+    clock::start();
     let seed = args.seed.unwrap_or_else(clock_seed);
     let started = Instant::now();
     let mut servers = Servers::open(&args)?;

@@ -96,6 +96,8 @@ pub(crate) struct Model {
     /// started: seen, and maybe pending unseen (not ignored).
     pub(crate) incoming_before_chat: Vec<String>,
     pub(crate) maybe_before_chat: Vec<String>,
+    /// The last room whose operator banned us (`KICKED … banned`).
+    pub(crate) banned_from: Option<String>,
     /// While away (`OK away`): the reason, and the ledger's number of the
     /// away period.
     pub(crate) away: Option<(String, usize)>,
@@ -125,6 +127,7 @@ impl Model {
             incoming_before_chat: Vec::new(),
             maybe_before_chat: Vec::new(),
             away: None,
+            banned_from: None,
             ledger,
         }
     }
@@ -350,7 +353,12 @@ impl Model {
         match line {
             ServerLine::Op(room, name) => self.on_op(room, name),
             ServerLine::Topic(room, setter, text) => self.on_topic(room, setter.as_deref(), text),
-            ServerLine::Kicked(room, by, _) => self.on_kicked(room, by),
+            ServerLine::Kicked(room, by, reason) => {
+                if **reason == *"banned" {
+                    self.banned_from = Some(room.to_string());
+                }
+                self.on_kicked(room, by)
+            }
             ServerLine::Request(from) => self.on_request(from),
             ServerLine::Cancelled(from, _) => {
                 if self.is_ignoring(from) {

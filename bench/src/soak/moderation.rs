@@ -37,7 +37,7 @@ impl Chooser<'_> {
     /// ban; as a member mostly to read the topic.
     pub(crate) fn moderation(&mut self) -> Action {
         let weights: [u64; 4] = if self.model.am_op() {
-            [8, 3, 4, 1]
+            [8, 3, 4, 2]
         } else {
             [2, 4, 1, 1]
         };
@@ -161,8 +161,10 @@ pub(crate) fn check_kick(typed: &str, line: &ServerLine, model: &mut Model) -> C
         return expect(is_err(line, ErrorCode::SelfTarget));
     }
     match removed(typed, model) {
-        Some(name) => expect(matches!(line, ServerLine::Ok(OkReply::Kick(got)) if **got == name)),
-        None => expect(is_err(line, ErrorCode::NoSuchUser)),
+        Some(name) if matches!(line, ServerLine::Ok(OkReply::Kick(got)) if **got == name) => Ok(()),
+        Some(name) => Err(format!("we operate and {name} was here")),
+        None if is_err(line, ErrorCode::NoSuchUser) => Ok(()),
+        None => Err("we operate, and know every member: nobody by that name".into()),
     }
 }
 
@@ -188,7 +190,8 @@ pub(crate) fn check_ban(
         return Err(String::new());
     };
     match removed(typed, model) {
-        Some(name) => expect(**shown == name),
+        Some(name) if **shown == name => Ok(()),
+        Some(name) => Err(format!("we operate and {name} was here")),
         None => {
             let spelled =
                 **shown == *typed || canonical.is_none_or(|canonical| **shown == *canonical);
@@ -200,11 +203,16 @@ pub(crate) fn check_ban(
 /// `ERR not-in-room` and `ERR not-operator`, when they are the answer:
 /// `Some` with the verdict on `line`.
 fn operator_errors(line: &ServerLine, model: &Model) -> Option<Check> {
-    match &model.room {
-        None => Some(expect(is_err(line, ErrorCode::NotInRoom))),
-        Some(room) if !room.am_op => Some(expect(is_err(line, ErrorCode::NotOperator))),
-        Some(_) => None,
-    }
+    let (code, why) = match &model.room {
+        None => (ErrorCode::NotInRoom, "we are in no room"),
+        Some(room) if !room.am_op => (ErrorCode::NotOperator, "we do not operate the room"),
+        Some(_) => return None,
+    };
+    Some(if is_err(line, code) {
+        Ok(())
+    } else {
+        Err(why.to_owned())
+    })
 }
 
 /// The member `typed` names, if our kick or ban just removed it: the

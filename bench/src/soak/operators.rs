@@ -20,6 +20,8 @@ use std::time::Instant;
 
 use common::fold;
 
+use crate::clock;
+
 /// A span of our clock: the hub did something between `.0` and `.1`.
 pub(crate) type Span = (Instant, Instant);
 
@@ -40,6 +42,18 @@ pub(crate) struct OpTerm {
 }
 
 impl OpTerm {
+    /// The term, for reports.
+    fn show(&self) -> String {
+        format!(
+            "{} operated it from [{}, {}] until [{}, {}]",
+            self.holder,
+            clock::at(self.start.0),
+            clock::at(self.start.1),
+            clock::maybe_at(self.end_sent),
+            clock::maybe_at(self.end_seen)
+        )
+    }
+
     /// When the holder surely operated the room: from reading it did
     /// until sending its leaving.
     fn sure(&self) -> (Instant, Option<Instant>) {
@@ -110,8 +124,9 @@ pub(crate) fn check(
                     a_to.is_none_or(|a_to| b_from < a_to) && b_to.is_none_or(|b_to| a_from < b_to);
                 if overlap {
                     problems.push(format!(
-                        "room {room} had two operators at once: {} and {} ({a:?}, {b:?})",
-                        a.holder, b.holder
+                        "room {room} had two operators at once: {}; {}",
+                        a.show(),
+                        b.show()
                     ));
                 }
             }
@@ -130,17 +145,24 @@ pub(crate) fn check(
             How::Op => own.iter().any(|term| term.may_begin_in(sighting.span)),
             How::Topic | How::Kicked => own.iter().any(|term| term.may_cover(sighting.span)),
         };
+        let what = format!(
+            "{} saw {} operate {} ({:?} made in [{}, {}])",
+            sighting.observer,
+            sighting.holder,
+            sighting.room,
+            sighting.how,
+            clock::at(sighting.span.0),
+            clock::at(sighting.span.1)
+        );
         if !agrees && !aborted(&sighting.holder) {
+            let own: Vec<String> = own.iter().map(|term| term.show()).collect();
             problems.push(format!(
-                "{} saw {} operate {} ({:?}), which {} never knew then; its terms there: {own:?}",
-                sighting.observer, sighting.holder, sighting.room, sighting.how, sighting.holder
+                "{what}, which {} never knew then; its terms there: {own:?}",
+                sighting.holder
             ));
         }
         if let Some(other) = others.iter().find(|term| term.surely_covers(sighting.span)) {
-            problems.push(format!(
-                "{} saw {} operate {} ({:?}) while {} surely did: {other:?}",
-                sighting.observer, sighting.holder, sighting.room, sighting.how, other.holder
-            ));
+            problems.push(format!("{what}, while {}", other.show()));
         }
     }
     problems
