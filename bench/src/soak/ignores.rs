@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn only_what_an_ignore_excuses_may_be_missing() {
         let none = |_| false;
-        let even = |seq: u64| seq % 2 == 0;
+        let even = |seq: u64| seq.is_multiple_of(2);
         assert_eq!(
             delivery_problem(&[1, 2, 3], &[1, 2, 3], false, false, none),
             None
