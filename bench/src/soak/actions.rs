@@ -2,6 +2,8 @@
 //! state with a seeded PRNG, each with the replies it must get. Every
 //! action ends with a barrier (`/ping TOKEN` once named, `/help` while
 //! naming), so the client knows when the server has handled all of it.
+//! Registered names are in `accounts.rs`, `/away` and ignoring in
+//! `manners.rs`, `/topic`, `/kick` and `/ban` in `moderation.rs`.
 
 use common::ErrorCode;
 use common::telnet::{DO, DONT, ECHO, IAC, IP, NAWS, WILL, WONT};

@@ -7,7 +7,10 @@
 //! a sender's lines in it are a run of that sender's messages to the room
 //! with none missing that was taken before the join was sent, a reply
 //! short of the limit holds every message taken before, and two replies
-//! never disagree on which message followed which.
+//! never disagree on which message followed which. A joiner who ignores
+//! someone sees none of their lines (checked at the join), so its reply is
+//! a window with holes: nothing is asked of the ignored, the reply may be
+//! short though the log was full, and it says nothing of neighbours.
 
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};

@@ -1,9 +1,11 @@
 //! The run's shared record: what every client sent and received, the names
 //! in use and the registered ones with their passwords, the `HISTORY`
-//! replies seen, counters for the summary, and every violation.
-//! Cross-client invariants (delivery exactly once, in order, without loss;
-//! history true to what was said) are judged once all clients have
-//! finished.
+//! replies seen, ignore windows, away periods, operator terms and what
+//! others saw of them, counters for the summary, and every violation.
+//! Cross-client invariants (delivery exactly once, in order, without loss
+//! but for what ignoring excuses; history true to what was said; `AWAY`
+//! true to the target's periods; one operator per room at a time, agreed
+//! by all) are judged once all clients have finished.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;

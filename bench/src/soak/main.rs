@@ -1,8 +1,9 @@
 //! `chinwag-soak`: many clients doing random valid and invalid things to
 //! chinwagd for a while (`chinwag-soak --clients 100 --secs 60`), with the
 //! protocol's promises checked all along (delivery exactly once and in order,
-//! exact replies, no ghosts in `/list`) and the server's threads,
-//! descriptors and memory checked for leaks at the end. With `--cluster N`
+//! exact replies, no ghosts in `/list`, no line from a sender the receiver
+//! ignores, exactly one operator per non-empty room) and the server's
+//! threads, descriptors and memory checked for leaks at the end. With `--cluster N`
 //! the server is N chinwagd nodes on a private redis-server, and the
 //! clients' connections go to the nodes in turn.
 

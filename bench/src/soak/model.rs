@@ -2,7 +2,9 @@
 //! queues every connection's lines in the hub's order, so at each line the
 //! model is exactly the hub's view of this user at the moment that line
 //! was made: replies can be judged exactly, and events checked against it
-//! (no `MSG` from anyone but the partner, no `CHAT` unasked, …).
+//! (no `MSG` from anyone but the partner, no `CHAT` unasked, nothing from
+//! a name we ignore, …). The room we are in has a view of its own
+//! (`room.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

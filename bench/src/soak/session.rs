@@ -3,7 +3,10 @@
 //! A violation ends the connection (dropped), so one fault is reported once
 //! and not echoed by every later check. The telnet echo offer around a
 //! password is checked here: `IAC WILL ECHO` right before `PASSWORD`,
-//! `IAC WONT ECHO` right before the line that answers the password.
+//! `IAC WONT ECHO` right before the line that answers the password. A
+//! `TOPIC` line read while `/topic` or `/join` awaits its answer is held
+//! back one line: it is that answer's if the `OK` comes next (an answer's
+//! lines come together), else an event.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
