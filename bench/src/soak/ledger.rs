@@ -575,6 +575,7 @@ fn count_sightings(seen: &[OpSeen]) -> BTreeMap<&'static str, u64> {
             How::Op => "OP",
             How::Topic => "TOPIC",
             How::Kicked => "KICKED",
+            How::View => "view on leaving",
         };
         *counts.entry(how).or_default() += 1;
     }

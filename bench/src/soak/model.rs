@@ -310,6 +310,23 @@ impl Model {
         }
     }
 
+    /// We leave our room by a line sent at `sent` whose answer we read at
+    /// `seen` (`OK leave`, or the server's close after `/quit`): the
+    /// operator we knew of operated it when the hub took that line.
+    pub(crate) fn record_view(&self, sent: Instant, seen: Instant) {
+        if let (Some(room), Some(shown)) = (&self.room, self.room_shown())
+            && let Some(op) = room.other_op()
+        {
+            self.ledger.op_seen(OpSeen {
+                room: fold(&shown),
+                holder: op.to_owned(),
+                observer: self.me().to_owned(),
+                how: How::View,
+                span: (sent, seen),
+            });
+        }
+    }
+
     /// Called before each line is read.
     ///
     /// # Errors

@@ -10,7 +10,8 @@
 //! - no room has two operators at once: two holders' terms of one room
 //!   never surely overlap (from when each read that it operates until it
 //!   sent its leaving);
-//! - every sighting agrees with the holder's own view: the holder has a
+//! - every sighting, and every client's view of who operates its room
+//!   when it leaves it, agrees with the holder's own view: the holder has a
 //!   term of that room that may cover it (for `OP`, one that may have
 //!   begun then), and no other holder surely operated the room all
 //!   through it.
@@ -87,6 +88,9 @@ pub(crate) enum How {
     Topic,
     /// `KICKED <room> <holder> …`: it removed us.
     Kicked,
+    /// Our view when we left the room (`OK leave`, or our `/quit`
+    /// answered): the operator we last knew of.
+    View,
 }
 
 /// One client's sighting of another's operating a room.
@@ -143,7 +147,9 @@ pub(crate) fn check(
             .partition(|term| fold(&term.holder) == holder);
         let agrees = match sighting.how {
             How::Op => own.iter().any(|term| term.may_begin_in(sighting.span)),
-            How::Topic | How::Kicked => own.iter().any(|term| term.may_cover(sighting.span)),
+            How::Topic | How::Kicked | How::View => {
+                own.iter().any(|term| term.may_cover(sighting.span))
+            }
         };
         let what = format!(
             "{} saw {} operate {} ({:?} made in [{}, {}])",

@@ -422,7 +422,9 @@ fn check_leave(line: &ServerLine, model: &mut Model, cx: &Context<'_>) -> Check 
         _ => false,
     };
     expect(left, String::new)?;
-    model.leave(cx.sent_at, Some(std::time::Instant::now()));
+    let now = std::time::Instant::now();
+    model.record_view(cx.sent_at, now);
+    model.leave(cx.sent_at, Some(now));
     Ok(())
 }
 

@@ -120,6 +120,11 @@ impl RoomView {
         Ok(())
     }
 
+    /// Who else operates the room, as far as we know.
+    pub(crate) fn other_op(&self) -> Option<&str> {
+        self.op.as_deref().filter(|_| !self.am_op)
+    }
+
     /// Members seen here and not seen leaving.
     pub(crate) fn present(&self) -> Vec<String> {
         let mut present: Vec<String> = self

@@ -307,6 +307,9 @@ impl Session {
         };
         self.model.end_away(self.sent_at, seen_end);
         let sent_at = self.sent_at;
+        if let Some(seen) = seen_end {
+            self.model.record_view(sent_at, seen);
+        }
         // An unregistered name's ignore list ends with its session; a
         // registered one's stays with the name, for its next session.
         if self.model.password.is_none()
