@@ -270,6 +270,8 @@ pub(crate) fn check(
             model.me = Some(name.clone());
             model.place = Place::Available;
             model.password = ledger.password_of(name);
+            // The server keeps a registered name's ignore list.
+            model.ignoring = ledger.carry(name).unwrap_or_default().ignoring;
             Ok(())
         }
         Account::Refused => expect(matches!(line, ServerLine::Bye(ByeReason::Refused, _))),

@@ -2,6 +2,8 @@
 //! state with a seeded PRNG, each with the replies it must get. Every
 //! action ends with a barrier (`/ping TOKEN` once named, `/help` while
 //! naming), so the client knows when the server has handled all of it.
+//! Registered names are in `accounts.rs`, `/away` and ignoring in
+//! `manners.rs`, `/topic`, `/kick` and `/ban` in `moderation.rs`.
 
 use common::ErrorCode;
 use common::telnet::{DO, DONT, ECHO, IAC, IP, NAWS, WILL, WONT};
@@ -48,6 +50,8 @@ pub(crate) struct Action {
     pub(crate) n_messages: u64,
     /// Password checks the action costs, and of which name.
     pub(crate) checks: Option<(String, usize)>,
+    /// A ban the action may make: (folded room, folded name).
+    pub(crate) bans: Option<(String, String)>,
 }
 
 impl Action {
@@ -60,6 +64,7 @@ impl Action {
             end: End::Open,
             n_messages: 0,
             checks: None,
+            bans: None,
         }
     }
 
@@ -160,6 +165,7 @@ impl Chooser<'_> {
                 ("//x", Want::Err(ErrorCode::NameInvalid)),
                 ("/frobnicate", Want::Err(ErrorCode::NameInvalid)),
                 ("/ping x", Want::Err(ErrorCode::NameInvalid)),
+                ("/me waves", Want::Err(ErrorCode::NameInvalid)),
             ])
             .clone();
         Action::new("naming-command").want(line, want)
@@ -190,6 +196,9 @@ impl Chooser<'_> {
             1,
             1,
             2,
+            3,
+            8,
+            1,
         ];
         self.common_action(&weights)
     }
@@ -197,12 +206,19 @@ impl Chooser<'_> {
     fn engaged(&mut self) -> Action {
         let in_room = matches!(self.model.place, Place::Room { .. });
         let leave = if in_room { 15 } else { 12 };
-        let weights = [3, 3, 3, 3, 9, 3, 3, leave, 210, 12, 6, 1, 1, 1, 1];
+        let moderation = match (in_room, self.model.am_op()) {
+            (true, true) => 14,
+            (true, false) => 4,
+            (false, _) => 1,
+        };
+        let weights = [
+            3, 3, 3, 3, 9, 3, 3, leave, 210, 12, 6, 1, 1, 1, 1, 40, 4, moderation,
+        ];
         self.common_action(&weights)
     }
 
     /// One action picked by `weights`, in the order of the arms below.
-    fn common_action(&mut self, weights: &[u64; 15]) -> Action {
+    fn common_action(&mut self, weights: &[u64; 18]) -> Action {
         let action = match self.rng.weighted(weights) {
             0 => self.accept(),
             1 => self.decline(),
@@ -218,7 +234,10 @@ impl Chooser<'_> {
             11 => return self.quit_variant(),
             12 => return Action::new("half-close").ending(End::HalfClose),
             13 => return self.drop_variant(),
-            _ => self.account(),
+            14 => self.account(),
+            15 => self.me(),
+            16 => self.manners(),
+            _ => self.moderation(),
         };
         self.barrier(action)
     }
@@ -309,8 +328,13 @@ impl Chooser<'_> {
                 false,
             )
         } else {
-            let room = *self.rng.pick(&ROOMS);
-            (self.rng.recase(room), true)
+            // Back to a room that banned us, now and then: ERR banned
+            // while it lasts.
+            let room = match &self.model.banned_from {
+                Some(room) if self.rng.chance(40) => room.clone(),
+                _ => (*self.rng.pick(&ROOMS)).to_owned(),
+            };
+            (self.rng.recase(&room), true)
         };
         Action::new("join").want(format!("/join {room}"), Want::Join { room, valid })
     }
@@ -325,6 +349,23 @@ impl Chooser<'_> {
         };
         let (line, telnet) = payload::message_line(kind, self.model.me(), seq);
         let mut action = Action::new("message").line(line, Some(Expect::Message(seq)));
+        action.telnet = telnet;
+        action.n_messages = 1;
+        action
+    }
+
+    /// `/me` with a soak payload: an action, numbered with the messages;
+    /// `ERR not-in-chat` at the menu.
+    fn me(&mut self) -> Action {
+        *self.next_seq += 1;
+        let seq = *self.next_seq;
+        let kind = if self.rng.chance(60) {
+            'p'
+        } else {
+            *self.rng.pick(&payload::ACTION_KINDS)
+        };
+        let (line, telnet) = payload::action_line(kind, self.model.me(), seq);
+        let mut action = Action::new("me").line(line, Some(Expect::Message(seq)));
         action.telnet = telnet;
         action.n_messages = 1;
         action
@@ -362,6 +403,9 @@ impl Chooser<'_> {
                     "/leave now",
                     "/JOIN",
                     "/chat a b",
+                    "/me",
+                    "/ME   ",
+                    "/back now",
                 ]);
                 Action::new("usage").want(line, Want::Err(ErrorCode::Usage))
             }

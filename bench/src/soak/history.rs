@@ -1,12 +1,16 @@
 //! Room history as `/join` shows it. At the join, each `HISTORY` line must
-//! name the room joined, carry an intact soak message from its `from`, in
-//! each sender's order, at most [`HISTORY_LIMIT`] of them. At the end,
+//! name the room joined, carry an intact soak message from its `from`, of
+//! the kind it was said as (`msg`, or `action` for `/me`), in each
+//! sender's order, at most [`HISTORY_LIMIT`] of them. At the end,
 //! against what the senders know the hub took (the ledger): every line was
 //! really said in that room; each reply is a window of the room's log, so
 //! a sender's lines in it are a run of that sender's messages to the room
 //! with none missing that was taken before the join was sent, a reply
 //! short of the limit holds every message taken before, and two replies
-//! never disagree on which message followed which.
+//! never disagree on which message followed which. A joiner who ignores
+//! someone sees none of their lines (checked at the join), so its reply is
+//! a window with holes: nothing is asked of the ignored, the reply may be
+//! short though the log was full, and it says nothing of neighbours.
 
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -31,6 +35,9 @@ pub(crate) struct HistoryReply {
     pub(crate) join_sent: Instant,
     /// (sender, sequence number) of each line, oldest first.
     pub(crate) entries: Vec<(String, u64)>,
+    /// The names (folded) the joiner ignored: their lines are hidden, so
+    /// the reply is a window of the room's log with holes.
+    pub(crate) ignoring: Vec<String>,
 }
 
 /// Checks a `/join` reply's `HISTORY` lines as they arrive, before
@@ -59,9 +66,6 @@ pub(crate) fn check_reply(
         if *line.room != *shown {
             return Err(format!("HISTORY for room {} in /join {shown}", line.room));
         }
-        if line.kind != HistoryKind::Msg {
-            return Err(format!("HISTORY of kind {:?}; nobody used /me", line.kind));
-        }
         if line.at_ms > now_ms + CLOCK_SLACK_MS || line.at_ms + CLOCK_SLACK_MS < last_ms {
             return Err(format!(
                 "HISTORY time {} out of order or in the future (previous {last_ms}, now {now_ms})",
@@ -75,6 +79,15 @@ pub(crate) fn check_reply(
             return Err(format!(
                 "HISTORY from {} carries a message of {}",
                 line.from, received.sender
+            ));
+        }
+        if received.action != (line.kind == HistoryKind::Action) {
+            return Err(format!(
+                "HISTORY of kind {:?} carries {}'s {} {}",
+                line.kind,
+                line.from,
+                if received.action { "action" } else { "message" },
+                received.seq
             ));
         }
         let last = last_seq.entry(&line.from).or_default();
@@ -131,6 +144,10 @@ pub(crate) fn check(replies: &[HistoryReply], said: &Said<'_>) -> Vec<String> {
             problems.push(format!("{what}: {problem}"));
             continue;
         }
+        if !reply.ignoring.is_empty() {
+            // Holes where the ignored said something: no neighbours.
+            continue;
+        }
         for pair in reply.entries.windows(2) {
             let (a, b) = (&pair[0], &pair[1]);
             let seen = *next.entry((&reply.room, a)).or_insert(b);
@@ -167,9 +184,13 @@ fn check_window(
         }
         by_sender.entry(sender).or_default().push(*seq);
     }
-    let full = reply.entries.len() == HISTORY_LIMIT;
+    // With lines hidden, the log may have been full though fewer show.
+    let full = reply.entries.len() == HISTORY_LIMIT || !reply.ignoring.is_empty();
     let before_join = |at: &Instant| *at < reply.join_sent;
     for (sender, list) in senders {
+        if reply.ignoring.contains(&common::fold(sender)) {
+            continue;
+        }
         let Some(shown) = by_sender.get(sender) else {
             // Nothing of this sender's: all pushed out, or none said yet.
             if !full && let Some((seq, _)) = list.iter().find(|(_, at)| before_join(at)) {
@@ -236,6 +257,7 @@ mod tests {
             joiner: "carol".to_owned(),
             join_sent,
             entries: entries.iter().map(|&(s, q)| (s.to_owned(), q)).collect(),
+            ignoring: Vec::new(),
         }
     }
 

@@ -1,16 +1,21 @@
 //! The run's shared record: what every client sent and received, the names
 //! in use and the registered ones with their passwords, the `HISTORY`
-//! replies seen, counters for the summary, and every violation.
-//! Cross-client invariants (delivery exactly once, in order, without loss;
-//! history true to what was said) are judged once all clients have
-//! finished.
+//! replies seen, ignore windows, away periods, operator terms and what
+//! others saw of them, counters for the summary, and every violation.
+//! Cross-client invariants (delivery exactly once, in order, without loss
+//! but for what ignoring excuses; history true to what was said; `AWAY`
+//! true to the target's periods; one operator per room at a time, agreed
+//! by all) are judged once all clients have finished.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::away::{self, AwayPeriod, AwaySeen, Told};
 use crate::history::{self, HistoryReply};
+use crate::ignores::{self, Times, Windows};
 use crate::model::Carry;
+use crate::operators::{self, How, OpSeen, OpTerm};
 
 /// How long the server may take to notice a connection we dropped without
 /// reading its close (we cannot observe that moment).
@@ -73,6 +78,10 @@ struct Records {
     seq_membership: HashMap<(String, u64), (String, u32)>,
     /// When the sender knew the hub had taken each room message.
     room_confirmed: HashMap<(String, u64), Instant>,
+    /// When each message (chat or room) was sent and seen taken.
+    msg_times: HashMap<(String, u64), Times>,
+    /// Every receiver's ignore windows.
+    ignores: Windows,
     room_periods: Vec<RoomPeriod>,
     room_received: u64,
     /// Registered names (folded) with their shown name and password.
@@ -82,6 +91,12 @@ struct Records {
     /// What each name's last session handed on.
     carries: HashMap<String, Carry>,
     histories: Vec<HistoryReply>,
+    away_periods: Vec<AwayPeriod>,
+    away_seen: Vec<AwaySeen>,
+    op_terms: Vec<OpTerm>,
+    op_seen: Vec<OpSeen>,
+    /// (folded room, folded name) of every `/ban` sent.
+    bans: HashSet<(String, String)>,
 }
 
 /// The shared ledger; every method takes the lock briefly.
@@ -105,6 +120,20 @@ pub(crate) struct Totals {
     pub(crate) history_lines: u64,
     /// Names still registered when the clients had all left.
     pub(crate) accounts: usize,
+    /// Away periods, and what askers were told: `AWAY` lines, `OK chat`
+    /// without one, `USER … away` lines.
+    pub(crate) away_periods: u64,
+    pub(crate) away_told: u64,
+    pub(crate) not_away_told: u64,
+    pub(crate) away_listed: u64,
+    /// Ignore windows (a receiver ignoring a sender for a while), and
+    /// messages a receiver missed because of one.
+    pub(crate) ignore_windows: u64,
+    pub(crate) ignored_drops: u64,
+    /// Operator terms, and sightings of an operator by others (`OP`, a
+    /// `TOPIC` event, `KICKED`).
+    pub(crate) op_terms: u64,
+    pub(crate) op_seen: BTreeMap<&'static str, u64>,
     pub(crate) n_violations: u64,
     pub(crate) violations: Vec<String>,
     pub(crate) names_used: usize,
@@ -198,9 +227,12 @@ impl Ledger {
         self.lock().used_names.clone()
     }
 
-    /// A chat message the hub took while its sender chatted in `key`.
-    pub(crate) fn chat_sent(&self, key: ChatKey, seq: u64) {
-        self.lock().chat_sent.entry(key).or_default().push(seq);
+    /// A chat message the hub took while its sender chatted in `key`,
+    /// sent and seen taken at `times`.
+    pub(crate) fn chat_sent(&self, key: ChatKey, seq: u64, times: Times) {
+        let mut records = self.lock();
+        records.msg_times.insert((key.0.clone(), seq), times);
+        records.chat_sent.entry(key).or_default().push(seq);
     }
 
     /// A chat message received in session `key`.
@@ -209,17 +241,11 @@ impl Ledger {
     }
 
     /// A room message the hub took during `sender`'s `index`-th
-    /// membership of room `room` (folded), as the sender knew at
-    /// `confirmed`.
-    pub(crate) fn room_sent(
-        &self,
-        sender: &str,
-        room: &str,
-        index: u32,
-        seq: u64,
-        confirmed: Instant,
-    ) {
+    /// membership of room `room` (folded), sent and seen taken at `times`.
+    pub(crate) fn room_sent(&self, sender: &str, room: &str, index: u32, seq: u64, times: Times) {
+        let confirmed = times.1;
         let mut records = self.lock();
+        records.msg_times.insert((sender.to_owned(), seq), times);
         let key = (sender.to_owned(), room.to_owned(), index);
         records.room_sent.entry(key).or_default().push(seq);
         records
@@ -291,6 +317,77 @@ impl Ledger {
         self.lock().histories.push(reply);
     }
 
+    /// `receiver` ignores `sender` (folded) since sending `/ignore` at `from`.
+    pub(crate) fn ignore_open(&self, receiver: &str, sender: &str, from: Instant) {
+        self.lock().ignores.open(receiver, sender, from);
+    }
+
+    /// `receiver` saw `OK unignore` of `sender` (folded) at `to`.
+    pub(crate) fn ignore_close(&self, receiver: &str, sender: &str, to: Instant) {
+        self.lock().ignores.close(receiver, sender, to);
+    }
+
+    /// `receiver`'s session ended at `to`, its ignore list with it.
+    pub(crate) fn ignore_close_all(&self, receiver: &str, to: Instant) {
+        self.lock().ignores.close_all(receiver, to);
+    }
+
+    /// A client operates a room (`OK join <room> 1`, or `OP` naming it);
+    /// returns the term's number.
+    pub(crate) fn op_start(&self, term: OpTerm) -> usize {
+        let mut records = self.lock();
+        records.op_terms.push(term);
+        records.op_terms.len() - 1
+    }
+
+    /// Term `k` ended: its holder sent what made it leave at `sent`, and
+    /// saw that it had at `seen` (if it did).
+    pub(crate) fn op_end(&self, k: usize, sent: Instant, seen: Option<Instant>) {
+        if let Some(term) = self.lock().op_terms.get_mut(k) {
+            term.end_sent = Some(sent);
+            term.end_seen = seen;
+        }
+    }
+
+    /// A client saw another operate its room, judged at the end.
+    pub(crate) fn op_seen(&self, seen: OpSeen) {
+        self.lock().op_seen.push(seen);
+    }
+
+    /// A `/ban` of `name` in `room` is about to be sent (folded names).
+    pub(crate) fn note_ban(&self, room: &str, name: &str) {
+        self.lock().bans.insert((room.to_owned(), name.to_owned()));
+    }
+
+    /// Whether anyone ever sent a `/ban` of `name` in `room` (folded names).
+    pub(crate) fn may_be_banned(&self, room: &str, name: &str) -> bool {
+        self.lock()
+            .bans
+            .contains(&(room.to_owned(), name.to_owned()))
+    }
+
+    /// A session went away (`OK away`); returns the period's number.
+    pub(crate) fn away_start(&self, period: AwayPeriod) -> usize {
+        let mut records = self.lock();
+        records.away_periods.push(period);
+        records.away_periods.len() - 1
+    }
+
+    /// Away period `k` ended: `/back` (or another `/away`) was sent at
+    /// `sent` and answered at `ok`; or the connection ended after `sent`
+    /// (`ok` then `None`, or when the server's close was seen).
+    pub(crate) fn away_end(&self, k: usize, sent: Instant, ok: Option<Instant>) {
+        if let Some(period) = self.lock().away_periods.get_mut(k) {
+            period.end_sent = Some(sent);
+            period.end_ok = ok;
+        }
+    }
+
+    /// What a client was told about another's being away, judged at the end.
+    pub(crate) fn away_seen(&self, seen: AwaySeen) {
+        self.lock().away_seen.push(seen);
+    }
+
     /// A finished room period, judged at the end.
     pub(crate) fn room_period(&self, period: RoomPeriod) {
         let mut records = self.lock();
@@ -300,8 +397,8 @@ impl Ledger {
 
     /// Runs the cross-client checks and returns the totals.
     pub(crate) fn finish(&self) -> Totals {
-        let (chat_verified, chat_problems) = self.check_chats();
-        let (room_verified, room_problems) = self.check_rooms();
+        let (chat_verified, chat_drops, chat_problems) = self.check_chats();
+        let (room_verified, room_drops, room_problems) = self.check_rooms();
         let history_problems = {
             let records = self.lock();
             history::check(
@@ -313,8 +410,19 @@ impl Ledger {
                 },
             )
         };
+        let away_problems = {
+            let records = self.lock();
+            away::check(&records.away_periods, &records.away_seen)
+        };
+        let op_problems = {
+            let records = self.lock();
+            operators::check(&records.op_terms, &records.op_seen, |name| {
+                records.aborted.contains(name)
+            })
+        };
         let problems = chat_problems.into_iter().chain(room_problems);
-        for problem in problems.chain(history_problems) {
+        let problems = problems.chain(history_problems).chain(away_problems);
+        for problem in problems.chain(op_problems) {
             self.violation(problem);
         }
         let records = self.lock();
@@ -333,6 +441,14 @@ impl Ledger {
                 .map(|reply| reply.entries.len() as u64)
                 .sum(),
             accounts: records.accounts.len(),
+            away_periods: records.away_periods.len() as u64,
+            away_told: count_told(&records.away_seen, |told| matches!(told, Told::Away(_))),
+            not_away_told: count_told(&records.away_seen, |told| *told == Told::NotAway),
+            away_listed: count_told(&records.away_seen, |told| *told == Told::Listed),
+            ignore_windows: records.ignores.count() as u64,
+            ignored_drops: chat_drops + room_drops,
+            op_terms: records.op_terms.len() as u64,
+            op_seen: count_sightings(&records.op_seen),
             n_violations: records.n_violations,
             violations: records.violations.clone(),
             names_used: records.used_names.len(),
@@ -340,12 +456,14 @@ impl Ledger {
     }
 
     /// Every chat session: what the receiver got must be exactly what the
-    /// hub took from the sender in that session, in order; only a receiver
-    /// that dropped its connection may miss a tail.
-    fn check_chats(&self) -> (u64, Vec<String>) {
+    /// hub took from the sender in that session, in order, but for what
+    /// the receiver's ignoring excuses; only a receiver that dropped its
+    /// connection may miss a tail. Returns the messages verified, those
+    /// missed because ignored, and the problems.
+    fn check_chats(&self) -> (u64, u64, Vec<String>) {
         let records = self.lock();
         let mut problems = Vec::new();
-        let mut verified = 0;
+        let (mut verified, mut dropped) = (0, 0);
         let keys: HashSet<&ChatKey> = records
             .chat_sent
             .keys()
@@ -359,35 +477,44 @@ impl Ledger {
                 .map_or(&[][..], Vec::as_slice);
             let receiver_aborted = records.aborted.contains(&key.1);
             let receiver_end = records.ended_by.get(&key.1).copied().unwrap_or("open");
-            let ok = if receiver_aborted {
-                sent.starts_with(got)
-            } else {
-                sent == got
+            let windows = records.ignores.of(&key.1, &key.0);
+            let excused = |seq| {
+                let times = records.msg_times.get(&(key.0.clone(), seq));
+                ignores::may_drop(windows, times.copied())
             };
-            if ok {
-                verified += got.len() as u64;
-            } else {
-                problems.push(format!(
-                    "chat {} -> {} session {}: sent (no ERR) {} but received {}; \
-                     the receiver's connection ended by {receiver_end}",
+            match ignores::delivery_problem(sent, got, false, receiver_aborted, excused) {
+                None => {
+                    verified += got.len() as u64;
+                    if !receiver_aborted {
+                        dropped += (sent.len() - got.len()) as u64;
+                    }
+                }
+                Some(problem) => problems.push(format!(
+                    "chat {} -> {} session {}: {problem}: sent (no ERR) {} but received {}; \
+                     the receiver's connection ended by {receiver_end}; its ignore windows \
+                     for the sender: {}",
                     key.0,
                     key.1,
                     key.2,
                     summarize(sent),
                     summarize(got),
-                ));
+                    ignores::show(windows),
+                )),
             }
         }
-        (verified, problems)
+        (verified, dropped, problems)
     }
 
-    /// Every room period: a contiguous run of one membership's messages,
-    /// from its first when the join was seen and to its last when the part
-    /// was seen.
-    fn check_rooms(&self) -> (u64, Vec<String>) {
+    /// Every room period: a run of one membership's messages, from its
+    /// first when the join was seen and to its last when the part was
+    /// seen, with nothing missing in between but what the receiver's
+    /// ignoring excuses. Returns the messages verified, those missed
+    /// because ignored (between the first and the last received), and the
+    /// problems.
+    fn check_rooms(&self) -> (u64, u64, Vec<String>) {
         let records = self.lock();
         let mut problems = Vec::new();
-        let mut verified = 0;
+        let (mut verified, mut dropped) = (0, 0);
         for period in &records.room_periods {
             let Some(&first) = period.seqs.first() else {
                 continue;
@@ -401,40 +528,62 @@ impl Ledger {
                     records.room_sent.get(&(period.sender.clone(), room, index))
                 })
                 .map_or(&[][..], Vec::as_slice);
-            match room_period_problem(period, sent) {
-                None => verified += period.seqs.len() as u64,
+            let windows = records.ignores.of(&period.receiver, &period.sender);
+            let excused = |seq| {
+                let times = records.msg_times.get(&(period.sender.clone(), seq));
+                ignores::may_drop(windows, times.copied())
+            };
+            let (head_free, tail_free) = (!period.saw_join, !period.saw_part);
+            match ignores::delivery_problem(sent, &period.seqs, head_free, tail_free, excused) {
+                None => {
+                    verified += period.seqs.len() as u64;
+                    dropped += missed_between(sent, &period.seqs);
+                }
                 Some(problem) => problems.push(format!(
-                    "room messages {} -> {}: {problem}; received {}, membership sent {}",
+                    "room messages {} -> {}: {problem}; received {}, membership sent {}; \
+                     JOINED seen {}, PARTED seen {}; the receiver's ignore windows for the \
+                     sender: {}",
                     period.sender,
                     period.receiver,
                     summarize(&period.seqs),
-                    summarize(sent)
+                    summarize(sent),
+                    period.saw_join,
+                    period.saw_part,
+                    ignores::show(windows),
                 )),
             }
         }
-        (verified, problems)
+        (verified, dropped, problems)
     }
 }
 
-/// What is wrong with one room period, if anything.
-fn room_period_problem(period: &RoomPeriod, sent: &[u64]) -> Option<&'static str> {
-    let Some(start) = sent
-        .iter()
-        .position(|&seq| Some(&seq) == period.seqs.first())
-    else {
-        return Some("received a message the hub never took in a room membership");
+/// How many of `sent` between the first and the last of `got` (a
+/// subsequence of it) are not in `got`.
+fn missed_between(sent: &[u64], got: &[u64]) -> u64 {
+    let (Some(first), Some(last)) = (got.first(), got.last()) else {
+        return 0;
     };
-    let end = start + period.seqs.len();
-    if end > sent.len() || sent[start..end] != period.seqs[..] {
-        return Some("not a contiguous run of the sender's messages (loss, duplicate or reorder)");
+    let start = sent.iter().position(|seq| seq == first).unwrap_or(0);
+    let end = sent.iter().position(|seq| seq == last).unwrap_or(start);
+    (end + 1 - start).saturating_sub(got.len()) as u64
+}
+
+fn count_sightings(seen: &[OpSeen]) -> BTreeMap<&'static str, u64> {
+    let mut counts = BTreeMap::new();
+    for sighting in seen {
+        let how = match sighting.how {
+            How::Op => "OP",
+            How::Topic => "TOPIC",
+            How::Kicked => "KICKED",
+            How::View => "view on leaving",
+        };
+        *counts.entry(how).or_default() += 1;
     }
-    if period.saw_join && start != 0 {
-        return Some("missed the first messages after JOINED");
-    }
-    if period.saw_part && end != sent.len() {
-        return Some("missed the last messages before PARTED");
-    }
-    None
+    counts
+}
+
+fn count_told(seen: &[AwaySeen], which: impl Fn(&Told) -> bool) -> u64 {
+    seen.iter().filter(|seen| which(&seen.told)).count() as u64
 }
 
 /// A short rendering of a sequence list for violation reports.

@@ -1,23 +1,31 @@
 //! `chinwag-soak`: many clients doing random valid and invalid things to
 //! chinwagd for a while (`chinwag-soak --clients 100 --secs 60`), with the
 //! protocol's promises checked all along (delivery exactly once and in order,
-//! exact replies, no ghosts in `/list`) and the server's threads,
-//! descriptors and memory checked for leaks at the end. With `--cluster N`
+//! exact replies, no ghosts in `/list`, no line from a sender the receiver
+//! ignores, exactly one operator per non-empty room) and the server's
+//! threads, descriptors and memory checked for leaks at the end. With `--cluster N`
 //! the server is N chinwagd nodes on a private redis-server, and the
 //! clients' connections go to the nodes in turn.
 
 mod accounts;
 mod actions;
+mod away;
 mod client;
+mod clock;
 mod finale;
 mod history;
+mod ignores;
 mod ledger;
+mod manners;
 mod model;
+mod moderation;
+mod operators;
 mod payload;
 mod replies;
 mod report;
 mod restart;
 mod rng;
+mod room;
 mod session;
 mod usage;
 mod wire;
@@ -169,6 +177,7 @@ impl Servers {
 /// rest is the main phase.
 fn run(args: Args) -> anyhow::Result<bool> {
     chinwag_bench_lib::raise_fd_limit();
+    clock::start();
     let seed = args.seed.unwrap_or_else(clock_seed);
     let started = Instant::now();
     let mut servers = Servers::open(&args)?;

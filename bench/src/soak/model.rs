@@ -2,15 +2,21 @@
 //! queues every connection's lines in the hub's order, so at each line the
 //! model is exactly the hub's view of this user at the moment that line
 //! was made: replies can be judged exactly, and events checked against it
-//! (no `MSG` from anyone but the partner, no `CHAT` unasked, …).
+//! (no `MSG` from anyone but the partner, no `CHAT` unasked, nothing from
+//! a name we ignore, …). The room we are in has a view of its own
+//! (`room.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 
-use common::{ServerLine, fold};
+use common::{PartReason, ServerLine, fold};
 
-use crate::ledger::{Ledger, RoomPeriod};
+use crate::ledger::Ledger;
+use crate::operators::{How, OpSeen, OpTerm};
 use crate::payload;
+use crate::replies::Want;
+use crate::room::RoomView;
 
 /// Where the user is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,15 +42,6 @@ pub(crate) enum Landing {
     Room { folded: String, j: u32 },
 }
 
-/// What the model knows of another member of the room it is in.
-#[derive(Debug)]
-enum Member {
-    /// Seen in the room since this period began.
-    Present { saw_join: bool, seqs: Vec<u64> },
-    /// Seen leaving.
-    Gone,
-}
-
 /// What a registered name carries from one of its sessions to the next,
 /// so its messages stay numbered and placed as one sender's: the
 /// sequence number of its next message and its memberships of each room.
@@ -52,6 +49,8 @@ enum Member {
 pub(crate) struct Carry {
     pub(crate) next_seq: u64,
     memberships: HashMap<String, u32>,
+    /// The ignore list, which the server keeps for a registered name.
+    pub(crate) ignoring: BTreeMap<String, String>,
 }
 
 /// The state of one connection.
@@ -68,26 +67,42 @@ pub(crate) struct Model {
     /// cannot share (see `accounts.rs`).
     pub(crate) may_chat: bool,
     pub(crate) outgoing: Option<String>,
-    /// Folded name to shown name.
+    /// Requests seen (`REQUEST`) and still pending: folded name to shown
+    /// name. Never of a name we ignore.
     pub(crate) incoming: BTreeMap<String, String>,
+    /// Names we stopped ignoring while at the menu: a request of theirs
+    /// may be pending unseen (sent while ignored, so hidden), and shows
+    /// now. Folded name to shown name; never of a name we ignore.
+    pub(crate) maybe_incoming: BTreeMap<String, String>,
+    /// Whom we ignore (`OK ignore` seen, no `OK unignore` since): folded
+    /// name to the name as `OK ignore` showed it, exactly the server's
+    /// list for us. A request of theirs may be pending unseen.
+    pub(crate) ignoring: BTreeMap<String, String>,
     /// Chats started with each partner (shown name), for session keys.
     chats_with: HashMap<String, u32>,
     /// Memberships of each room (folded name), for membership keys.
     memberships: HashMap<String, u32>,
-    /// Other members of the current room, by shown name; absent is unknown.
-    members: HashMap<String, Member>,
+    /// The room we are in, while we are (`rooms.rs`).
+    pub(crate) room: Option<RoomView>,
     /// Highest sequence number received from each sender.
     last_seq: HashMap<String, u64>,
-    /// The last event line was `PARTED` in the room we are in: an `OP`
-    /// (a new operator, when the old one left) may follow it, and only it.
-    just_parted: bool,
+    /// When the last action whose answer we read was sent: the hub made
+    /// every line after that answer later than this.
+    pub(crate) floor: Instant,
     /// Sessions this user was in since the last final reply line: where a
     /// message sent in that stretch can have landed.
     pub(crate) window: Vec<Landing>,
     /// The partner of a chat started since the last final line.
     pub(crate) chat_just_started: Option<String>,
-    /// Incoming requests held just before that chat started.
-    pub(crate) incoming_before_chat: usize,
+    /// Incoming requests (folded names) held just before that chat
+    /// started: seen, and maybe pending unseen (not ignored).
+    pub(crate) incoming_before_chat: Vec<String>,
+    pub(crate) maybe_before_chat: Vec<String>,
+    /// The last room whose operator banned us (`KICKED … banned`).
+    pub(crate) banned_from: Option<String>,
+    /// While away (`OK away`): the reason, and the ledger's number of the
+    /// away period.
+    pub(crate) away: Option<(String, usize)>,
     ledger: Arc<Ledger>,
 }
 
@@ -102,15 +117,28 @@ impl Model {
             may_chat: true,
             outgoing: None,
             incoming: BTreeMap::new(),
+            maybe_incoming: BTreeMap::new(),
+            ignoring: BTreeMap::new(),
             chats_with: HashMap::new(),
             memberships: HashMap::new(),
-            members: HashMap::new(),
+            room: None,
             last_seq: HashMap::new(),
-            just_parted: false,
+            floor: Instant::now(),
             window: Vec::new(),
             chat_just_started: None,
-            incoming_before_chat: 0,
+            incoming_before_chat: Vec::new(),
+            maybe_before_chat: Vec::new(),
+            away: None,
+            banned_from: None,
             ledger,
+        }
+    }
+
+    /// Away ends: `/back` or `/away` sent at `sent` and answered at `ok`,
+    /// or the connection's end, after `sent` (and seen at `ok`, if seen).
+    pub(crate) fn end_away(&mut self, sent: Instant, ok: Option<Instant>) {
+        if let Some((_, period)) = self.away.take() {
+            self.ledger.away_end(period, sent, ok);
         }
     }
 
@@ -119,6 +147,7 @@ impl Model {
         Carry {
             next_seq,
             memberships: self.memberships.clone(),
+            ignoring: self.ignoring.clone(),
         }
     }
 
@@ -139,9 +168,47 @@ impl Model {
         self.me.as_deref().is_some_and(|me| fold(me) == fold(name))
     }
 
-    /// Whether `name` has a pending request to this user.
+    /// Whether `name` has a pending request to this user that we saw.
     pub(crate) fn has_incoming(&self, name: &str) -> bool {
         self.incoming.contains_key(&fold(name))
+    }
+
+    /// The other members of our room seen there and not seen leaving.
+    pub(crate) fn present_members(&self) -> Vec<String> {
+        self.room.as_ref().map_or_else(Vec::new, RoomView::present)
+    }
+
+    /// The room we are in, as shown.
+    pub(crate) fn room_shown(&self) -> Option<String> {
+        match &self.place {
+            Place::Room { shown, .. } => Some(shown.clone()),
+            _ => None,
+        }
+    }
+
+    /// The room we are in, folded.
+    pub(crate) fn room_folded(&self) -> Option<String> {
+        match &self.place {
+            Place::Room { folded, .. } => Some(folded.clone()),
+            _ => None,
+        }
+    }
+
+    /// Whether we operate the room we are in.
+    pub(crate) fn am_op(&self) -> bool {
+        self.room.as_ref().is_some_and(|room| room.am_op)
+    }
+
+    /// Whether we ignore `name` now.
+    pub(crate) fn is_ignoring(&self, name: &str) -> bool {
+        self.ignoring.contains_key(&fold(name))
+    }
+
+    /// Whether `name` may have a request to this user pending that we
+    /// never saw: we ignore them, or did while it was made.
+    pub(crate) fn may_have_hidden_request(&self, name: &str) -> bool {
+        let folded = fold(name);
+        self.ignoring.contains_key(&folded) || self.maybe_incoming.contains_key(&folded)
     }
 
     /// The session a message sent now would land in, if any.
@@ -179,15 +246,36 @@ impl Model {
             partner: partner.to_owned(),
             k: *k,
         };
-        self.incoming_before_chat = self.incoming.len();
+        self.incoming_before_chat = std::mem::take(&mut self.incoming).into_keys().collect();
+        self.maybe_before_chat = std::mem::take(&mut self.maybe_incoming)
+            .into_keys()
+            .collect();
         self.outgoing = None;
-        self.incoming.clear();
         self.chat_just_started = Some(partner.to_owned());
         self.window.extend(self.landing());
     }
 
-    /// The user joined the room shown as `shown`.
-    pub(crate) fn join_room(&mut self, shown: &str) {
+    /// The user joined the room shown as `shown` with `n_members` (us
+    /// included), sent at `sent`; `/join` showed `topic`.
+    pub(crate) fn join_room(
+        &mut self,
+        shown: &str,
+        n_members: usize,
+        topic: Option<(String, String)>,
+        sent: Instant,
+    ) {
+        let me = self.me().to_owned();
+        let mut room = RoomView::new(&me, shown, n_members, topic);
+        if room.am_op {
+            room.op_term = Some(self.ledger.op_start(OpTerm {
+                room: fold(shown),
+                holder: me,
+                start: (sent, Instant::now()),
+                end_sent: None,
+                end_seen: None,
+            }));
+        }
+        self.room = Some(room);
         let folded = fold(shown);
         let j = self.memberships.entry(folded.clone()).or_default();
         *j += 1;
@@ -198,37 +286,75 @@ impl Model {
         };
         self.outgoing = None;
         self.incoming.clear();
-        self.members.clear();
+        self.maybe_incoming.clear();
         self.window.extend(self.landing());
     }
 
-    /// The user's chat or room ended (`/leave`, `ENDED`, or the connection
-    /// closed): room periods are handed to the ledger.
-    pub(crate) fn leave(&mut self) {
-        self.close_periods();
+    /// The user's chat or room ended (`/leave`, `ENDED`, `KICKED`, or the
+    /// connection closed), by a line sent at `sent` and seen done at
+    /// `seen` (if it was): room periods are handed to the ledger, and the
+    /// end of our term if we operated the room.
+    pub(crate) fn leave(&mut self, sent: Instant, seen: Option<Instant>) {
+        if let Some(room) = self.room.take() {
+            if let Some(term) = room.op_term {
+                self.ledger.op_end(term, sent, seen);
+            }
+            let mut periods = Vec::new();
+            room.close(self.me(), &mut periods);
+            for period in periods {
+                self.ledger.room_period(period);
+            }
+        }
         if self.place != Place::Naming {
             self.become_available();
         }
     }
 
-    fn close_periods(&mut self) {
-        let me = self.me().to_owned();
-        for (sender, member) in self.members.drain() {
-            if let Member::Present { saw_join, seqs } = member {
-                self.ledger.room_period(RoomPeriod {
-                    receiver: me.clone(),
-                    sender,
-                    saw_join,
-                    saw_part: false,
-                    seqs,
-                });
-            }
+    /// We leave our room by a line sent at `sent` whose answer we read at
+    /// `seen` (`OK leave`, or the server's close after `/quit`): the
+    /// operator we knew of operated it when the hub took that line.
+    pub(crate) fn record_view(&self, sent: Instant, seen: Instant) {
+        if let (Some(room), Some(shown)) = (&self.room, self.room_shown())
+            && let Some(op) = room.other_op()
+        {
+            self.ledger.op_seen(OpSeen {
+                room: fold(&shown),
+                holder: op.to_owned(),
+                observer: self.me().to_owned(),
+                how: How::View,
+                span: (sent, seen),
+            });
         }
     }
 
+    /// Called before each line is read.
+    ///
+    /// # Errors
+    ///
+    /// The line breaks an order the room's lines must keep.
+    pub(crate) fn before_line(&mut self, line: &ServerLine) -> Result<(), String> {
+        match &mut self.room {
+            Some(room) => room.before_line(matches!(line, ServerLine::Op(..))),
+            None => Ok(()),
+        }
+    }
+
+    /// Records that `holder` operates our room, as `how` showed (the hub
+    /// made that line since our floor).
+    fn saw_operator(&self, room: &str, holder: &str, how: How) {
+        self.ledger.op_seen(OpSeen {
+            room: fold(room),
+            holder: holder.to_owned(),
+            observer: self.me().to_owned(),
+            how,
+            span: (self.floor, Instant::now()),
+        });
+    }
+
     /// Applies an event line (any line that is not part of a reply).
-    /// `reply_may_chat` is set while an action that can start a chat by its
-    /// reply (`/chat`, `/accept`) is outstanding.
+    /// `outstanding` is the command whose answer we await, if any: a
+    /// `/chat` or `/accept` may start a chat by its reply, and a `/kick`
+    /// or `/ban` of ours removes a member.
     ///
     /// # Errors
     ///
@@ -236,16 +362,31 @@ impl Model {
     pub(crate) fn on_event(
         &mut self,
         line: &ServerLine,
-        reply_may_chat: bool,
+        outstanding: Option<&Want>,
     ) -> Result<(), String> {
-        let just_parted = std::mem::take(&mut self.just_parted);
+        let reply_may_chat = matches!(outstanding, Some(Want::Chat(_) | Want::Accept(_)));
+        let our_kick = match outstanding {
+            Some(Want::Kick { typed, .. } | Want::Ban { typed, .. }) => Some(typed.as_str()),
+            _ => None,
+        };
         match line {
-            // The operator left and the room chose the next: only a member
-            // hears it, right after the PARTED.
-            ServerLine::Op(room, name) => self.on_op(room, name, just_parted),
+            ServerLine::Op(room, name) => self.on_op(room, name),
+            ServerLine::Topic(room, setter, text) => self.on_topic(room, setter.as_deref(), text),
+            ServerLine::Kicked(room, by, reason) => {
+                if **reason == *"banned" {
+                    self.banned_from = Some(room.to_string());
+                }
+                self.on_kicked(room, by)
+            }
             ServerLine::Request(from) => self.on_request(from),
             ServerLine::Cancelled(from, _) => {
-                if self.incoming.remove(&fold(from)).is_none() {
+                if self.is_ignoring(from) {
+                    return Err(format!("CANCELLED from {from}, whom we ignore"));
+                }
+                let folded = fold(from);
+                let seen = self.incoming.remove(&folded);
+                let unseen = self.maybe_incoming.remove(&folded);
+                if seen.is_none() && unseen.is_none() {
                     return Err(format!("CANCELLED from {from}, who had no request pending"));
                 }
                 Ok(())
@@ -262,15 +403,18 @@ impl Model {
                 Place::Chatting {
                     partner: current, ..
                 } if current == &**partner => {
-                    self.leave();
+                    let now = Instant::now();
+                    self.leave(now, Some(now));
                     Ok(())
                 }
                 place => Err(format!("ENDED {partner} while {place:?}")),
             },
             ServerLine::Joined(room, name) => self.on_joined(room, name),
-            ServerLine::Parted(room, name, _) => self.on_parted(room, name),
-            ServerLine::Msg(from, text) => self.on_msg(from, text),
-            ServerLine::Room(room, from, text) => self.on_room_msg(room, from, text),
+            ServerLine::Parted(room, name, reason) => self.on_parted(room, name, *reason, our_kick),
+            ServerLine::Msg(from, text) => self.on_msg(from, text, false),
+            ServerLine::Room(room, from, text) => self.on_room_msg(room, from, text, false),
+            ServerLine::Action(None, from, text) => self.on_msg(from, text, true),
+            ServerLine::Action(Some(room), from, text) => self.on_room_msg(room, from, text, true),
             other => Err(format!("unexpected {} line outside a reply", other.tag())),
         }
     }
@@ -279,13 +423,18 @@ impl Model {
         if self.place != Place::Available || self.is_me(from) {
             return Err(format!("REQUEST from {from} while {:?}", self.place));
         }
+        if self.is_ignoring(from) {
+            return Err(format!("REQUEST from {from}, whom we ignore"));
+        }
+        self.maybe_incoming.remove(&fold(from));
         self.incoming.insert(fold(from), from.to_owned());
         Ok(())
     }
 
     fn on_chat(&mut self, partner: &str, reply_may_chat: bool) -> Result<(), String> {
         let asked = self.outgoing.as_deref().map(fold) == Some(fold(partner));
-        let answering = reply_may_chat && self.has_incoming(partner);
+        let answering =
+            reply_may_chat && (self.has_incoming(partner) || self.may_have_hidden_request(partner));
         if self.place != Place::Available || !(asked || answering) {
             return Err(format!(
                 "CHAT {partner} while {:?}, outgoing {:?}, incoming {:?}",
@@ -302,65 +451,104 @@ impl Model {
         matches!(&self.place, Place::Room { shown, .. } if shown == room)
     }
 
+    /// The room view, if we are in `room` (as shown).
+    fn room_view(&mut self, room: &str, tag: &str) -> Result<&mut RoomView, String> {
+        match (&self.place, &mut self.room) {
+            (Place::Room { shown, .. }, Some(view)) if shown == room => Ok(view),
+            (place, _) => Err(format!("{tag} {room} while {place:?}")),
+        }
+    }
+
     fn on_joined(&mut self, room: &str, name: &str) -> Result<(), String> {
-        if !self.in_room(room) || self.is_me(name) {
-            return Err(format!("JOINED {room} {name} while {:?}", self.place));
+        if self.is_me(name) {
+            return Err(format!("JOINED {room} {name}, which is us"));
         }
-        if let Some(Member::Present { .. }) = self.members.get(name) {
-            return Err(format!("JOINED {room} {name}, who was already a member"));
-        }
-        let present = Member::Present {
-            saw_join: true,
-            seqs: Vec::new(),
-        };
-        self.members.insert(name.to_owned(), present);
-        Ok(())
+        self.room_view(room, "JOINED")?.on_joined(name)
     }
 
     /// `OP room name`: the operator left (the `PARTED` right before) and
     /// `name`, still in the room (maybe us), operates it now.
-    fn on_op(&mut self, room: &str, name: &str, just_parted: bool) -> Result<(), String> {
-        if !self.in_room(room) || !just_parted {
-            return Err(format!(
-                "OP {room} {name} while {:?}, not right after a PARTED there",
-                self.place
-            ));
-        }
-        if matches!(self.members.get(name), Some(Member::Gone)) {
-            return Err(format!("OP {room} {name}, who had left the room"));
+    fn on_op(&mut self, room: &str, name: &str) -> Result<(), String> {
+        let me = self.me().to_owned();
+        let floor = self.floor;
+        let view = self.room_view(room, "OP")?;
+        view.on_op(name, &me)?;
+        if fold(name) == fold(&me) {
+            let term = self.ledger.op_start(OpTerm {
+                room: fold(room),
+                holder: me,
+                start: (floor, Instant::now()),
+                end_sent: None,
+                end_seen: None,
+            });
+            if let Some(view) = &mut self.room {
+                view.op_term = Some(term);
+            }
+        } else {
+            self.saw_operator(room, name, How::Op);
         }
         Ok(())
     }
 
-    fn on_parted(&mut self, room: &str, name: &str) -> Result<(), String> {
-        if !self.in_room(room) || self.is_me(name) {
-            return Err(format!("PARTED {room} {name} while {:?}", self.place));
-        }
-        self.just_parted = true;
-        match self.members.insert(name.to_owned(), Member::Gone) {
-            Some(Member::Gone) => Err(format!("PARTED {room} {name}, who had already left")),
-            Some(Member::Present { saw_join, seqs }) => {
-                self.ledger.room_period(RoomPeriod {
-                    receiver: self.me().to_owned(),
-                    sender: name.to_owned(),
-                    saw_join,
-                    saw_part: true,
-                    seqs,
-                });
-                Ok(())
-            }
-            None => Ok(()),
-        }
+    /// A `TOPIC` event: another member, the operator, set the topic.
+    fn on_topic(&mut self, room: &str, setter: Option<&str>, text: &str) -> Result<(), String> {
+        let me = self.me().to_owned();
+        let Some(setter) = setter else {
+            return Err(format!("TOPIC {room} - (no topic) as an event"));
+        };
+        self.room_view(room, "TOPIC")?.on_topic(setter, text, &me)?;
+        self.saw_operator(room, setter, How::Topic);
+        Ok(())
     }
 
-    /// Checks a received payload against its `from` field and the per-sender
-    /// order, returning its sequence number.
-    fn receive(&mut self, from: &str, text: &str) -> Result<u64, String> {
+    /// `KICKED room by`: the operator removed us; we are at the menu.
+    fn on_kicked(&mut self, room: &str, by: &str) -> Result<(), String> {
+        let me = self.me().to_owned();
+        self.room_view(room, "KICKED")?.on_kicked(by, &me)?;
+        self.saw_operator(room, by, How::Kicked);
+        let now = Instant::now();
+        self.leave(now, Some(now));
+        Ok(())
+    }
+
+    fn on_parted(
+        &mut self,
+        room: &str,
+        name: &str,
+        reason: PartReason,
+        our_kick: Option<&str>,
+    ) -> Result<(), String> {
+        if self.is_me(name) {
+            return Err(format!("PARTED {room} {name}, which is us"));
+        }
+        let me = self.me().to_owned();
+        let mut periods = Vec::new();
+        let result =
+            self.room_view(room, "PARTED")?
+                .on_parted(name, reason, our_kick, &me, &mut periods);
+        for period in periods {
+            self.ledger.room_period(period);
+        }
+        result
+    }
+
+    /// Checks a received payload against its `from` field, the line it
+    /// came as (`action`: `ACTION`, else `MSG` or `ROOM`) and the
+    /// per-sender order, returning its sequence number.
+    fn receive(&mut self, from: &str, text: &str, action: bool) -> Result<u64, String> {
         let received = payload::check_received(text)?;
         if received.sender != from {
             return Err(format!(
                 "message from {from} carries sender {}",
                 received.sender
+            ));
+        }
+        if received.action != action {
+            return Err(format!(
+                "{from}'s {} {} came as {}",
+                if received.action { "action" } else { "message" },
+                received.seq,
+                if action { "an ACTION" } else { "a message" }
             ));
         }
         let last = self.last_seq.entry(from.to_owned()).or_default();
@@ -374,37 +562,40 @@ impl Model {
         Ok(received.seq)
     }
 
-    fn on_msg(&mut self, from: &str, text: &str) -> Result<(), String> {
+    /// `MSG`, or with `action` `ACTION -`: a line of the chat partner's.
+    fn on_msg(&mut self, from: &str, text: &str, action: bool) -> Result<(), String> {
+        let tag = if action { "ACTION -" } else { "MSG" };
         let Place::Chatting { partner, k } = &self.place else {
-            return Err(format!("MSG from {from} while {:?}", self.place));
+            return Err(format!("{tag} from {from} while {:?}", self.place));
         };
         if partner != from {
-            return Err(format!("MSG from {from} while chatting with {partner}"));
+            return Err(format!("{tag} from {from} while chatting with {partner}"));
+        }
+        if self.is_ignoring(from) {
+            return Err(format!("{tag} from {from}, whom we ignore"));
         }
         let key = (from.to_owned(), self.me().to_owned(), *k);
-        let seq = self.receive(from, text)?;
+        let seq = self.receive(from, text, action)?;
         self.ledger.chat_received(key, seq);
         Ok(())
     }
 
-    fn on_room_msg(&mut self, room: &str, from: &str, text: &str) -> Result<(), String> {
+    /// `ROOM`, or with `action` `ACTION <room>`: a line of a member's.
+    fn on_room_msg(
+        &mut self,
+        room: &str,
+        from: &str,
+        text: &str,
+        action: bool,
+    ) -> Result<(), String> {
+        let tag = if action { "ACTION" } else { "ROOM" };
         if !self.in_room(room) || self.is_me(from) {
-            return Err(format!("ROOM {room} from {from} while {:?}", self.place));
+            return Err(format!("{tag} {room} from {from} while {:?}", self.place));
         }
-        let seq = self.receive(from, text)?;
-        let member = self
-            .members
-            .entry(from.to_owned())
-            .or_insert(Member::Present {
-                saw_join: false,
-                seqs: Vec::new(),
-            });
-        match member {
-            Member::Present { seqs, .. } => {
-                seqs.push(seq);
-                Ok(())
-            }
-            Member::Gone => Err(format!("ROOM {room} from {from} after it PARTED")),
+        if self.is_ignoring(from) {
+            return Err(format!("{tag} {room} from {from}, whom we ignore"));
         }
+        let seq = self.receive(from, text, action)?;
+        self.room_view(room, tag)?.on_said(from, seq, tag)
     }
 }

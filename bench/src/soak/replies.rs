@@ -7,9 +7,12 @@
 use common::{ErrorCode, HistoryLine, OkReply, ServerLine, UserState, fold};
 
 use crate::accounts::{self, Account};
+use crate::away::{AwaySeen, Told};
 use crate::history::{self, HistoryReply};
 use crate::ledger::{DROP_GRACE, NameStatus};
+use crate::manners;
 use crate::model::{Landing, Model, Place};
+use crate::moderation;
 
 /// The final line (`OK`, `ERR`, `BYE`, `WELCOME`) one sent line must get.
 #[derive(Debug, Clone)]
@@ -34,6 +37,32 @@ pub(crate) enum Want {
     },
     /// Registered names and signing in (`accounts.rs`).
     Account(Account),
+    /// `/away [REASON]`.
+    Away(Option<String>),
+    /// `/back`.
+    Back,
+    /// `/ignore NAME`, typed as `typed`; `canonical` is how its holder
+    /// spells it, if known.
+    Ignore {
+        typed: String,
+        canonical: Option<String>,
+    },
+    /// `/unignore NAME`.
+    Unignore(String),
+    /// `/ignores`.
+    Ignores,
+    /// `/topic [TEXT]`.
+    Topic(Option<String>),
+    /// `/kick NAME [REASON]` (`typed` as sent).
+    Kick {
+        typed: String,
+    },
+    /// `/ban NAME`, typed as `typed`; `canonical` is how its holder
+    /// spells it, if known.
+    Ban {
+        typed: String,
+        canonical: Option<String>,
+    },
 }
 
 /// What one sent line expects back.
@@ -61,7 +90,17 @@ pub(crate) struct Context<'a> {
     pub(crate) users: &'a [(String, UserState)],
     pub(crate) rooms: &'a [(String, usize)],
     pub(crate) history: &'a [HistoryLine],
+    /// The `AWAY` lines (name, reason) gathered for this reply.
+    pub(crate) aways: &'a [(String, String)],
+    /// The `IGNORING` lines gathered for this reply.
+    pub(crate) ignorings: &'a [String],
+    /// The `TOPIC` line right before this reply's `OK topic` or `OK
+    /// join`: room, setter (`None`: no topic), text.
+    pub(crate) topic: Option<&'a TopicLine>,
 }
+
+/// A `TOPIC` line's fields: room, setter (`None` for `-`), text.
+pub(crate) type TopicLine = (String, Option<String>, String);
 
 type Check = Result<(), String>;
 
@@ -96,9 +135,21 @@ pub(crate) fn check(want: &Want, line: &ServerLine, model: &mut Model, cx: &Cont
         Want::Accept(name) => check_accept(name.as_deref(), line, model, cx),
         Want::Decline(name) => check_decline(name.as_deref(), line, model, cx),
         Want::Cancel => check_cancel(line, model),
-        Want::Leave => check_leave(line, model),
+        Want::Leave => check_leave(line, model, cx),
         Want::Join { room, valid } => check_join(room, *valid, line, model, cx),
         Want::Account(account) => accounts::check(account, line, model, cx.ledger),
+        Want::Away(reason) => manners::check_away(reason.as_deref(), line, model, cx),
+        Want::Back => manners::check_back(line, model, cx),
+        Want::Ignore { typed, canonical } => {
+            manners::check_ignore(typed, canonical.as_deref(), line, model, cx)
+        }
+        Want::Unignore(typed) => manners::check_unignore(typed, line, model, cx),
+        Want::Ignores => manners::check_ignores(line, model, cx),
+        Want::Topic(text) => moderation::check_topic(text.as_deref(), line, model, cx),
+        Want::Kick { typed } => moderation::check_kick(typed, line, model),
+        Want::Ban { typed, canonical } => {
+            moderation::check_ban(typed, canonical.as_deref(), line, model)
+        }
     };
     result.map_err(|why| {
         let state = format!(
@@ -120,6 +171,7 @@ fn check_list(line: &ServerLine, model: &Model, cx: &Context<'_>) -> Check {
     let own = match &model.place {
         Place::Chatting { partner, .. } => UserState::Chatting(partner.as_str().into()),
         Place::Room { shown, .. } => UserState::Room(shown.as_str().into()),
+        Place::Naming | Place::Available if model.away.is_some() => UserState::Away,
         Place::Naming | Place::Available => UserState::Available,
     };
     expect(
@@ -140,6 +192,15 @@ fn check_list(line: &ServerLine, model: &Model, cx: &Context<'_>) -> Check {
             )?;
         }
         check_not_ghost(name, cx)?;
+        if *state == UserState::Away && !model.is_me(name) && cx.own_server {
+            cx.ledger.away_seen(AwaySeen {
+                asker: model.me().to_owned(),
+                target: fold(name),
+                told: Told::Listed,
+                sent: cx.sent_at,
+                answered: std::time::Instant::now(),
+            });
+        }
     }
     Ok(())
 }
@@ -204,6 +265,16 @@ fn may_be_away(name: &str, model: &Model, cx: &Context<'_>) -> bool {
 fn check_chat(target: &str, line: &ServerLine, model: &mut Model, cx: &Context<'_>) -> Check {
     let available = model.place == Place::Available;
     let just_started = model.chat_just_started.as_deref().map(fold) == Some(fold(target));
+    // `AWAY` only before an `OK chat` that asks (not one that starts a
+    // chat at once), and only for the user asked.
+    let told_away = match cx.aways {
+        [] => None,
+        [(name, reason)] if fold(name) == fold(target) => Some(reason.clone()),
+        more => return Err(format!("AWAY lines {more:?}")),
+    };
+    if told_away.is_some() && (just_started || !matches!(line, ServerLine::Ok(_))) {
+        return Err("after AWAY".into());
+    }
     match line {
         _ if is_err(line, ErrorCode::NotAvailable) => expect(!available, String::new),
         _ if !available && !just_started => Err("instead of not-available".into()),
@@ -219,19 +290,50 @@ fn check_chat(target: &str, line: &ServerLine, model: &mut Model, cx: &Context<'
                 "but they had asked us: the chat should have started".into()
             })?;
             model.outgoing = Some(name.to_string());
+            // Had they a request pending, hidden from us, the chat would
+            // have started.
+            model.maybe_incoming.remove(&fold(name));
+            if cx.own_server {
+                cx.ledger.away_seen(AwaySeen {
+                    asker: model.me().to_owned(),
+                    target: fold(name),
+                    told: told_away.map_or(Told::NotAway, Told::Away),
+                    sent: cx.sent_at,
+                    answered: std::time::Instant::now(),
+                });
+            }
             Ok(())
         }
         _ => Err(String::new()),
     }
 }
 
-fn check_accept(name: Option<&str>, line: &ServerLine, model: &Model, cx: &Context<'_>) -> Check {
+/// Whether `requester`'s request (folded) fits an `/accept` or `/decline`
+/// naming `name`, among those `seen` (`REQUEST` came) and `unseen` (maybe
+/// pending, hidden by an ignore since lifted); `None` needs the only one.
+fn answers(name: Option<&str>, requester: &str, seen: &[&String], unseen: &[&String]) -> bool {
+    let is_seen = seen.iter().any(|seen| **seen == requester);
+    let is_unseen = unseen.iter().any(|unseen| **unseen == requester);
+    match name {
+        None => (is_seen && seen.len() == 1) || (is_unseen && seen.is_empty()),
+        Some(name) => fold(name) == requester && (is_seen || is_unseen),
+    }
+}
+
+fn check_accept(
+    name: Option<&str>,
+    line: &ServerLine,
+    model: &mut Model,
+    cx: &Context<'_>,
+) -> Check {
     if let ServerLine::Ok(OkReply::Accept(partner)) = line {
         let started = model.chat_just_started.as_deref() == Some(partner.as_ref());
-        return match name {
-            None => expect(started && model.incoming_before_chat == 1, String::new),
-            Some(name) => expect(started && fold(name) == fold(partner), String::new),
-        };
+        let seen: Vec<&String> = model.incoming_before_chat.iter().collect();
+        let unseen: Vec<&String> = model.maybe_before_chat.iter().collect();
+        let fits = answers(name, &fold(partner), &seen, &unseen);
+        return expect(started && fits && !model.is_ignoring(partner), || {
+            format!("(requests before: seen {seen:?}, maybe unseen {unseen:?})")
+        });
     }
     if is_err(line, ErrorCode::NotAvailable) {
         return expect(model.place != Place::Available, String::new);
@@ -243,22 +345,33 @@ fn check_accept(name: Option<&str>, line: &ServerLine, model: &Model, cx: &Conte
 }
 
 /// The errors `/accept` and `/decline` share once the user is available.
+/// A request we may not have seen that such an error shows not pending
+/// is forgotten.
 fn check_pending_error(
     name: Option<&str>,
     line: &ServerLine,
-    model: &Model,
+    model: &mut Model,
     cx: &Context<'_>,
 ) -> Check {
-    let n_incoming = model.incoming.len();
+    let n_seen = model.incoming.len();
+    let n_unseen = model.maybe_incoming.len();
     match name {
-        None if is_err(line, ErrorCode::NoRequest) => expect(n_incoming == 0, String::new),
-        None if is_err(line, ErrorCode::Usage) => expect(n_incoming > 1, String::new),
+        None if is_err(line, ErrorCode::NoRequest) => {
+            expect(n_seen == 0, String::new)?;
+            model.maybe_incoming.clear();
+            Ok(())
+        }
+        None if is_err(line, ErrorCode::Usage) => expect(n_seen + n_unseen > 1, String::new),
         Some(name) if is_err(line, ErrorCode::SelfTarget) => expect(model.is_me(name), String::new),
         Some(name) if is_err(line, ErrorCode::NoRequest) => {
-            expect(!model.has_incoming(name) && !model.is_me(name), String::new)
+            expect(!model.has_incoming(name) && !model.is_me(name), String::new)?;
+            model.maybe_incoming.remove(&fold(name));
+            Ok(())
         }
         Some(name) if is_err(line, ErrorCode::NoSuchUser) => {
-            expect(may_be_away(name, model, cx), String::new)
+            expect(may_be_away(name, model, cx), String::new)?;
+            model.maybe_incoming.remove(&fold(name));
+            Ok(())
         }
         _ => Err(String::new()),
     }
@@ -274,12 +387,13 @@ fn check_decline(
         return expect(is_err(line, ErrorCode::NoRequest), String::new);
     }
     if let ServerLine::Ok(OkReply::Decline(requester)) = line {
-        let fits = match name {
-            None => model.incoming.len() == 1,
-            Some(name) => fold(name) == fold(requester),
-        };
-        expect(fits && model.has_incoming(requester), String::new)?;
-        model.incoming.remove(&fold(requester));
+        let folded = fold(requester);
+        let seen: Vec<&String> = model.incoming.keys().collect();
+        let unseen: Vec<&String> = model.maybe_incoming.keys().collect();
+        let fits = answers(name, &folded, &seen, &unseen);
+        expect(fits && !model.is_ignoring(requester), String::new)?;
+        model.incoming.remove(&folded);
+        model.maybe_incoming.remove(&folded);
         return Ok(());
     }
     check_pending_error(name, line, model, cx)
@@ -298,7 +412,7 @@ fn check_cancel(line: &ServerLine, model: &mut Model) -> Check {
     }
 }
 
-fn check_leave(line: &ServerLine, model: &mut Model) -> Check {
+fn check_leave(line: &ServerLine, model: &mut Model, cx: &Context<'_>) -> Check {
     let left = match (line, &model.place) {
         (ServerLine::Ok(OkReply::LeaveChat(name)), Place::Chatting { partner, .. }) => {
             **name == **partner
@@ -308,7 +422,9 @@ fn check_leave(line: &ServerLine, model: &mut Model) -> Check {
         _ => false,
     };
     expect(left, String::new)?;
-    model.leave();
+    let now = std::time::Instant::now();
+    model.record_view(cx.sent_at, now);
+    model.leave(cx.sent_at, Some(now));
     Ok(())
 }
 
@@ -325,10 +441,20 @@ fn check_join(
     if !valid {
         return expect(is_err(line, ErrorCode::NameInvalid), String::new);
     }
+    if is_err(line, ErrorCode::Banned) {
+        // Only if someone sent a ban of our name there (before we asked).
+        return expect(
+            cx.ledger.may_be_banned(&fold(room), &fold(model.me())),
+            || "but nobody banned us there".into(),
+        );
+    }
     match line {
         ServerLine::Ok(OkReply::Join(shown, members))
             if fold(shown) == fold(room) && *members > 0 =>
         {
+            if let Some(line) = cx.history.iter().find(|line| model.is_ignoring(&line.from)) {
+                return Err(format!("HISTORY from {}, whom we ignore", line.from));
+            }
             // A server of others may hold anyone's history.
             if cx.own_server {
                 let entries = history::check_reply(shown, cx.history)?;
@@ -337,9 +463,20 @@ fn check_join(
                     joiner: model.me().to_owned(),
                     join_sent: cx.sent_at,
                     entries,
+                    ignoring: model.ignoring.keys().cloned().collect(),
                 });
             }
-            model.join_room(shown);
+            let topic = match cx.topic {
+                None => None,
+                Some((_, _, _)) if *members == 1 => {
+                    return Err("TOPIC in a room we created".into());
+                }
+                Some((topic_room, Some(setter), text)) if **topic_room == **shown => {
+                    Some((setter.clone(), text.clone()))
+                }
+                Some(other) => return Err(format!("with TOPIC {other:?}")),
+            };
+            model.join_room(shown, *members, topic, cx.sent_at);
             Ok(())
         }
         _ => Err(String::new()),

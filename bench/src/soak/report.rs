@@ -89,6 +89,22 @@ impl Report {
             "  history     {} joins' HISTORY checked, {} lines; {} names registered at the end",
             t.history_replies, t.history_lines, t.accounts
         );
+        let _ = writeln!(
+            out,
+            "  away        {} periods; askers told AWAY {} times, OK chat without AWAY {}; USER … away {}",
+            t.away_periods, t.away_told, t.not_away_told, t.away_listed
+        );
+        let _ = writeln!(
+            out,
+            "  ignore      {} windows (a receiver ignoring a sender); {} deliveries missed inside one, excused",
+            t.ignore_windows, t.ignored_drops
+        );
+        let _ = writeln!(
+            out,
+            "  operators   {} terms; seen by others: {}",
+            t.op_terms,
+            map_text(&t.op_seen)
+        );
         let _ = writeln!(out, "  ERR codes   {}", map_text(&t.errs));
         let _ = writeln!(out, "  disconnects {}", map_text(&t.disconnects));
         let _ = writeln!(
@@ -207,7 +223,7 @@ impl Report {
             .as_ref()
             .map_or((0, 0), |s| (s.n_errors, s.n_warnings));
         format!(
-            "{{\"tool\":\"chinwag-soak\",\"nodes\":{nodes},\"redis_used_kib\":{redis},\"clients\":{},\"secs\":{},\"seed\":{},\"wall_secs\":{:.1},\"actions\":{},\"messages_sent\":{},\"chat_verified\":{},\"room_received\":{},\"room_verified\":{},\"history_joins\":{},\"history_lines\":{},\"accounts\":{},\"errs\":{},\"disconnects\":{},\"names_used\":{},\"names_checked\":{},\"server\":{usage},\"server_cold\":{cold},\"server_log_errors\":{n_errors},\"server_log_warnings\":{n_warnings},\"restart_ok\":{},\"violations\":{},\"pass\":{}}}",
+            "{{\"tool\":\"chinwag-soak\",\"nodes\":{nodes},\"redis_used_kib\":{redis},\"clients\":{},\"secs\":{},\"seed\":{},\"wall_secs\":{:.1},\"actions\":{},\"messages_sent\":{},\"chat_verified\":{},\"room_received\":{},\"room_verified\":{},\"history_joins\":{},\"history_lines\":{},\"accounts\":{},\"away\":{{\"periods\":{},\"told\":{},\"not_told\":{},\"listed\":{}}},\"ignore_windows\":{},\"ignored_drops\":{},\"op_terms\":{},\"op_seen\":{},\"errs\":{},\"disconnects\":{},\"names_used\":{},\"names_checked\":{},\"server\":{usage},\"server_cold\":{cold},\"server_log_errors\":{n_errors},\"server_log_warnings\":{n_warnings},\"restart_ok\":{},\"violations\":{},\"pass\":{}}}",
             self.clients,
             self.secs,
             self.seed,
@@ -220,6 +236,14 @@ impl Report {
             t.history_replies,
             t.history_lines,
             t.accounts,
+            t.away_periods,
+            t.away_told,
+            t.not_away_told,
+            t.away_listed,
+            t.ignore_windows,
+            t.ignored_drops,
+            t.op_terms,
+            map_json(&t.op_seen),
             map_json(&t.errs),
             map_json(&t.disconnects),
             t.names_used,

@@ -3,7 +3,10 @@
 //! A violation ends the connection (dropped), so one fault is reported once
 //! and not echoed by every later check. The telnet echo offer around a
 //! password is checked here: `IAC WILL ECHO` right before `PASSWORD`,
-//! `IAC WONT ECHO` right before the line that answers the password.
+//! `IAC WONT ECHO` right before the line that answers the password. A
+//! `TOPIC` line read while `/topic` or `/join` awaits its answer is held
+//! back one line: it is that answer's if the `OK` comes next (an answer's
+//! lines come together), else an event.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -18,7 +21,7 @@ use crate::accounts::Account;
 use crate::actions::{Action, End};
 use crate::ledger::{Ledger, NameStatus};
 use crate::model::{Landing, Model, Place};
-use crate::replies::{self, Context, Expect, Want};
+use crate::replies::{self, Context, Expect, TopicLine, Want};
 use crate::wire::{Incoming, Wire};
 
 /// How long an action may wait for its replies (flood control and a loaded
@@ -84,6 +87,15 @@ pub(crate) struct Session {
     users: Vec<(String, common::UserState)>,
     rooms: Vec<(String, usize)>,
     history: Vec<HistoryLine>,
+    /// `AWAY` lines (name, reason) gathered for the reply to `/chat`.
+    aways: Vec<(String, String)>,
+    /// `IGNORING` lines gathered for the reply to `/ignores`.
+    ignorings: Vec<String>,
+    /// A `TOPIC` line read while a `/topic` or `/join` awaits its answer:
+    /// part of it if that answer's `OK` comes next, else an event.
+    topic_held: Option<ServerLine>,
+    /// The `TOPIC` line of the answer being read.
+    topic_reply: Option<TopicLine>,
     echo: Echo,
     transcript: VecDeque<String>,
     failed: bool,
@@ -116,6 +128,10 @@ impl Session {
             users: Vec::new(),
             rooms: Vec::new(),
             history: Vec::new(),
+            aways: Vec::new(),
+            ignorings: Vec::new(),
+            topic_held: None,
+            topic_reply: None,
             echo: Echo::Idle,
             transcript: VecDeque::new(),
             failed: false,
@@ -176,6 +192,9 @@ impl Session {
         }
         if let Some((name, n)) = &action.checks {
             ledger.note_checks(name, *n);
+        }
+        if let Some((room, name)) = &action.bans {
+            ledger.note_ban(room, name);
         }
         self.expects = action.expects.into();
         self.telnet_expected = action.telnet;
@@ -280,7 +299,27 @@ impl Session {
 
     fn finish(&mut self, kind: &'static str, status: NameStatus, aborted: bool) {
         self.shared.ledger.count_disconnect(kind);
-        self.model.leave();
+        // The connection's end is after the last line we sent; it was
+        // seen only if the server closed it.
+        let seen_end = match status {
+            NameStatus::Closed(at) => Some(at),
+            NameStatus::Online | NameStatus::Dropped(_) => None,
+        };
+        self.model.end_away(self.sent_at, seen_end);
+        let sent_at = self.sent_at;
+        if let Some(seen) = seen_end {
+            self.model.record_view(sent_at, seen);
+        }
+        // An unregistered name's ignore list ends with its session; a
+        // registered one's stays with the name, for its next session.
+        if self.model.password.is_none()
+            && let Some(name) = &self.model.me
+        {
+            self.shared
+                .ledger
+                .ignore_close_all(name, seen_end.unwrap_or_else(Instant::now));
+        }
+        self.model.leave(sent_at, seen_end);
         if let Some(name) = &self.model.me {
             self.shared.ledger.name_gone(name, kind, status, aborted);
         }
@@ -334,6 +373,28 @@ impl Session {
             Ok(line) => line,
             Err(error) => return self.violate(format!("unparsable line {text:?}: {error}")),
         };
+        if let Err(what) = self.model.before_line(&line) {
+            return self.violate(what);
+        }
+        if let Some(held) = self.topic_held.take() {
+            if matches!(line, ServerLine::Ok(OkReply::Topic | OkReply::Join(..))) {
+                if let ServerLine::Topic(room, setter, text) = held {
+                    let setter = setter.map(|setter| setter.to_string());
+                    self.topic_reply = Some((room.to_string(), setter, text.to_string()));
+                }
+            } else if let Err(what) = self.model.on_event(&held, outstanding(&self.expects)) {
+                return self.violate(what);
+            }
+        }
+        if matches!(line, ServerLine::Topic(..))
+            && matches!(
+                outstanding(&self.expects),
+                Some(Want::Topic(_) | Want::Join { .. })
+            )
+        {
+            self.topic_held = Some(line);
+            return;
+        }
         let result = match &line {
             ServerLine::User(name, state) => {
                 self.users.push((name.to_string(), state.clone()));
@@ -345,6 +406,14 @@ impl Session {
             }
             ServerLine::History(history) => {
                 self.history.push((**history).clone());
+                Ok(())
+            }
+            ServerLine::Away(name, reason) => {
+                self.aways.push((name.to_string(), reason.to_string()));
+                Ok(())
+            }
+            ServerLine::Ignoring(name) => {
+                self.ignorings.push(name.to_string());
                 Ok(())
             }
             ServerLine::Info(_) => Ok(()),
@@ -360,22 +429,11 @@ impl Session {
             | ServerLine::Ok(_)
             | ServerLine::Err(..)
             | ServerLine::Bye(..) => self.on_final(&line),
-            event => {
-                let may_chat = self.reply_may_chat();
-                self.model.on_event(event, may_chat)
-            }
+            event => self.model.on_event(event, outstanding(&self.expects)),
         };
         if let Err(what) = result {
             self.violate(what);
         }
-    }
-
-    /// Whether the outstanding action's reply may start a chat.
-    fn reply_may_chat(&self) -> bool {
-        self.expects
-            .iter()
-            .find(|expect| !matches!(expect, Expect::Message(_)))
-            .is_some_and(|expect| matches!(expect, Expect::Reply(Want::Chat(_) | Want::Accept(_))))
     }
 
     /// A final line: the answer to the oldest unanswered sent line.
@@ -385,13 +443,31 @@ impl Session {
         }
         let history_before_join =
             !self.history.is_empty() && !matches!(line, ServerLine::Ok(OkReply::Join(..)));
+        let away_before_chat =
+            !self.aways.is_empty() && !matches!(line, ServerLine::Ok(OkReply::Chat(..)));
+        let ignoring_before_ignores =
+            !self.ignorings.is_empty() && !matches!(line, ServerLine::Ok(OkReply::Ignores(..)));
         let result = self.match_final(line);
         self.users.clear();
         self.rooms.clear();
         self.history.clear();
+        self.aways.clear();
+        self.ignorings.clear();
+        self.topic_reply = None;
+        // The hub made every line after this one after it took our line
+        // sent then.
+        self.model.floor = self.sent_at;
         self.model.reset_window();
         if history_before_join {
             return Err(format!("HISTORY lines before {line:?}, not before OK join"));
+        }
+        if away_before_chat {
+            return Err(format!("AWAY lines before {line:?}, not before OK chat"));
+        }
+        if ignoring_before_ignores {
+            return Err(format!(
+                "IGNORING lines before {line:?}, not before OK ignores"
+            ));
         }
         result
     }
@@ -423,6 +499,9 @@ impl Session {
                         users: &self.users,
                         rooms: &self.rooms,
                         history: &self.history,
+                        aways: &self.aways,
+                        ignorings: &self.ignorings,
+                        topic: self.topic_reply.as_ref(),
                     };
                     return replies::check(&want, line, &mut self.model, &cx);
                 }
@@ -450,15 +529,27 @@ impl Session {
     /// Records where a message that got no `ERR` landed.
     fn record_landing(&mut self, seq: u64) -> Result<(), String> {
         let me = self.model.me().to_owned();
+        let times = (self.sent_at, Instant::now());
         match replies::landing_of_silent_message(&self.model)? {
-            Landing::Chat { partner, k } => self.shared.ledger.chat_sent((me, partner, k), seq),
+            Landing::Chat { partner, k } => {
+                self.shared.ledger.chat_sent((me, partner, k), seq, times);
+            }
             Landing::Room { folded, j } => {
-                let confirmed = Instant::now();
-                self.shared
-                    .ledger
-                    .room_sent(&me, &folded, j, seq, confirmed);
+                self.shared.ledger.room_sent(&me, &folded, j, seq, times);
             }
         }
         Ok(())
+    }
+}
+
+/// The command whose answer is awaited: the first sent line still
+/// expecting a reply, past messages (which get none).
+fn outstanding(expects: &VecDeque<Expect>) -> Option<&Want> {
+    match expects
+        .iter()
+        .find(|expect| !matches!(expect, Expect::Message(_)))
+    {
+        Some(Expect::Reply(want)) => Some(want),
+        _ => None,
     }
 }
