@@ -17,7 +17,7 @@ use common::{ByeReason, ErrorCode, OkReply, ServerLine};
 use crate::actions::{Action, Chooser, End};
 use crate::ledger::Ledger;
 use crate::model::{Model, Place};
-use crate::replies::{Expect, Want};
+use crate::replies::{Check, Expect, Want, holds, is_err};
 use crate::rng::Rng;
 
 /// Password checks one name may be sent within the bucket's refill time:
@@ -192,20 +192,6 @@ impl Chooser<'_> {
     }
 }
 
-type Check = Result<(), String>;
-
-fn expect(condition: bool) -> Check {
-    if condition {
-        Ok(())
-    } else {
-        Err(String::new())
-    }
-}
-
-fn is_err(line: &ServerLine, code: ErrorCode) -> bool {
-    matches!(line, ServerLine::Err(got, _) if *got == code)
-}
-
 /// Judges the answer to an account command or a sign-in line, updating
 /// the model and the ledger's record of registered names.
 pub(crate) fn check(
@@ -218,55 +204,55 @@ pub(crate) fn check(
     match want {
         Account::Register(password) => {
             if model.password.is_some() {
-                return expect(is_err(line, ErrorCode::Registered));
+                return holds(is_err(line, ErrorCode::Registered));
             }
             if is_weak(password) {
-                return expect(is_err(line, ErrorCode::WeakPassword));
+                return holds(is_err(line, ErrorCode::WeakPassword));
             }
-            expect(matches!(line, ServerLine::Ok(OkReply::Register(name)) if **name == *me))?;
+            holds(matches!(line, ServerLine::Ok(OkReply::Register(name)) if **name == *me))?;
             model.password = Some(password.clone());
             ledger.set_account(&me, Some(password));
             Ok(())
         }
         Account::Change { old, new } => {
             let Some(current) = &model.password else {
-                return expect(is_err(line, ErrorCode::NotRegistered));
+                return holds(is_err(line, ErrorCode::NotRegistered));
             };
             if is_weak(new) {
-                return expect(is_err(line, ErrorCode::WeakPassword));
+                return holds(is_err(line, ErrorCode::WeakPassword));
             }
             if old != current {
-                return expect(is_err(line, ErrorCode::BadPassword));
+                return holds(is_err(line, ErrorCode::BadPassword));
             }
-            expect(matches!(line, ServerLine::Ok(OkReply::Password)))?;
+            holds(matches!(line, ServerLine::Ok(OkReply::Password)))?;
             model.password = Some(new.clone());
             ledger.set_account(&me, Some(new));
             Ok(())
         }
         Account::Unregister(password) => {
             let Some(current) = &model.password else {
-                return expect(is_err(line, ErrorCode::NotRegistered));
+                return holds(is_err(line, ErrorCode::NotRegistered));
             };
             if password != current {
-                return expect(is_err(line, ErrorCode::BadPassword));
+                return holds(is_err(line, ErrorCode::BadPassword));
             }
-            expect(matches!(line, ServerLine::Ok(OkReply::Unregister(name)) if **name == *me))?;
+            holds(matches!(line, ServerLine::Ok(OkReply::Unregister(name)) if **name == *me))?;
             model.password = None;
             ledger.set_account(&me, None);
             Ok(())
         }
         Account::AskPassword(name) => {
-            expect(model.place == Place::Naming)?;
-            expect(matches!(line, ServerLine::Password(got) if **got == *name))?;
+            holds(model.place == Place::Naming)?;
+            holds(matches!(line, ServerLine::Password(got) if **got == *name))?;
             model.signing_in = Some(name.clone());
             Ok(())
         }
         Account::SignIn { name, right } => {
-            expect(model.signing_in.take().as_ref() == Some(name))?;
+            holds(model.signing_in.take().as_ref() == Some(name))?;
             if !right {
-                return expect(is_err(line, ErrorCode::BadPassword));
+                return holds(is_err(line, ErrorCode::BadPassword));
             }
-            expect(matches!(line, ServerLine::Welcome(got) if **got == *name))?;
+            holds(matches!(line, ServerLine::Welcome(got) if **got == *name))?;
             model.me = Some(name.clone());
             model.place = Place::Available;
             model.password = ledger.password_of(name);
@@ -274,6 +260,6 @@ pub(crate) fn check(
             model.ignoring = ledger.carry(name).unwrap_or_default().ignoring;
             Ok(())
         }
-        Account::Refused => expect(matches!(line, ServerLine::Bye(ByeReason::Refused, _))),
+        Account::Refused => holds(matches!(line, ServerLine::Bye(ByeReason::Refused, _))),
     }
 }

@@ -11,24 +11,10 @@ use common::{ErrorCode, Name, OkReply, ServerLine, fold};
 use crate::actions::{Action, Chooser};
 use crate::away::AwayPeriod;
 use crate::model::{Model, Place};
-use crate::replies::{Context, Want};
+use crate::replies::{Check, Context, Want, holds, is_err};
 
 /// Names nobody holds, and one no one can.
 const NOBODY: [&str; 3] = ["zz-nobody", "no_one_at_all", "-x"];
-
-type Check = Result<(), String>;
-
-fn expect(condition: bool) -> Check {
-    if condition {
-        Ok(())
-    } else {
-        Err(String::new())
-    }
-}
-
-fn is_err(line: &ServerLine, code: ErrorCode) -> bool {
-    matches!(line, ServerLine::Err(got, _) if *got == code)
-}
 
 impl Chooser<'_> {
     /// A manners command that fits the state.
@@ -116,7 +102,7 @@ pub(crate) fn check_away(
     model: &mut Model,
     cx: &Context<'_>,
 ) -> Check {
-    expect(matches!(line, ServerLine::Ok(OkReply::Away)))?;
+    holds(matches!(line, ServerLine::Ok(OkReply::Away)))?;
     let now = Instant::now();
     model.end_away(cx.sent_at, Some(now));
     let reason = reason.unwrap_or_default().to_owned();
@@ -134,7 +120,7 @@ pub(crate) fn check_away(
 
 /// `/back`: `OK back`, away or not.
 pub(crate) fn check_back(line: &ServerLine, model: &mut Model, cx: &Context<'_>) -> Check {
-    expect(matches!(line, ServerLine::Ok(OkReply::Back)))?;
+    holds(matches!(line, ServerLine::Ok(OkReply::Back)))?;
     model.end_away(cx.sent_at, Some(Instant::now()));
     Ok(())
 }
@@ -151,17 +137,17 @@ pub(crate) fn check_ignore(
     cx: &Context<'_>,
 ) -> Check {
     if Name::parse(typed).is_err() {
-        return expect(is_err(line, ErrorCode::NameInvalid));
+        return holds(is_err(line, ErrorCode::NameInvalid));
     }
     if model.is_me(typed) {
-        return expect(is_err(line, ErrorCode::SelfTarget));
+        return holds(is_err(line, ErrorCode::SelfTarget));
     }
     let ServerLine::Ok(OkReply::Ignore(shown)) = line else {
         return Err(String::new());
     };
     let folded = fold(typed);
     let spelled = **shown == *typed || canonical.is_none_or(|canonical| **shown == *canonical);
-    expect(fold(shown) == folded && spelled)?;
+    holds(fold(shown) == folded && spelled)?;
     if !model.ignoring.contains_key(&folded) {
         cx.ledger.ignore_open(model.me(), &folded, cx.sent_at);
     }
@@ -182,16 +168,16 @@ pub(crate) fn check_unignore(
     cx: &Context<'_>,
 ) -> Check {
     if Name::parse(typed).is_err() {
-        return expect(is_err(line, ErrorCode::NameInvalid));
+        return holds(is_err(line, ErrorCode::NameInvalid));
     }
     let ServerLine::Ok(OkReply::Unignore(shown)) = line else {
         return Err(String::new());
     };
     let folded = fold(typed);
     let Some(held) = model.ignoring.get(&folded).cloned() else {
-        return expect(**shown == *typed);
+        return holds(**shown == *typed);
     };
-    expect(**shown == *held)?;
+    holds(**shown == *held)?;
     model.ignoring.remove(&folded);
     cx.ledger.ignore_close(model.me(), &folded, Instant::now());
     if model.place == Place::Available {

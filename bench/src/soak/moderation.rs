@@ -12,21 +12,7 @@ use common::{ErrorCode, Name, OkReply, ServerLine, fold};
 
 use crate::actions::{Action, Chooser};
 use crate::model::Model;
-use crate::replies::{Context, Want};
-
-type Check = Result<(), String>;
-
-fn expect(condition: bool) -> Check {
-    if condition {
-        Ok(())
-    } else {
-        Err(String::new())
-    }
-}
-
-fn is_err(line: &ServerLine, code: ErrorCode) -> bool {
-    matches!(line, ServerLine::Err(got, _) if *got == code)
-}
+use crate::replies::{Check, Context, Want, holds, is_err};
 
 /// Names nobody holds, and one no one can.
 const STRANGERS: [&str; 3] = ["zz-nobody", "no_one_at_all", "-x"];
@@ -125,15 +111,15 @@ pub(crate) fn check_topic(
 ) -> Check {
     let me = model.me().to_owned();
     let Some(shown) = model.room_shown() else {
-        return expect(is_err(line, ErrorCode::NotInRoom));
+        return holds(is_err(line, ErrorCode::NotInRoom));
     };
     let Some(room) = &mut model.room else {
-        return expect(is_err(line, ErrorCode::NotInRoom));
+        return holds(is_err(line, ErrorCode::NotInRoom));
     };
     if text.is_some() && !room.am_op {
-        return expect(is_err(line, ErrorCode::NotOperator));
+        return holds(is_err(line, ErrorCode::NotOperator));
     }
-    expect(matches!(line, ServerLine::Ok(OkReply::Topic)))?;
+    holds(matches!(line, ServerLine::Ok(OkReply::Topic)))?;
     let want = match text {
         Some(text) => (shown, Some(me.clone()), text.to_owned()),
         None => match &room.topic {
@@ -158,7 +144,7 @@ pub(crate) fn check_kick(typed: &str, line: &ServerLine, model: &mut Model) -> C
         return check;
     }
     if model.is_me(typed) {
-        return expect(is_err(line, ErrorCode::SelfTarget));
+        return holds(is_err(line, ErrorCode::SelfTarget));
     }
     match removed(typed, model) {
         Some(name) if matches!(line, ServerLine::Ok(OkReply::Kick(got)) if **got == name) => Ok(()),
@@ -181,10 +167,10 @@ pub(crate) fn check_ban(
         return check;
     }
     if Name::parse(typed).is_err() {
-        return expect(is_err(line, ErrorCode::NameInvalid));
+        return holds(is_err(line, ErrorCode::NameInvalid));
     }
     if model.is_me(typed) {
-        return expect(is_err(line, ErrorCode::SelfTarget));
+        return holds(is_err(line, ErrorCode::SelfTarget));
     }
     let ServerLine::Ok(OkReply::Ban(shown)) = line else {
         return Err(String::new());
@@ -195,7 +181,7 @@ pub(crate) fn check_ban(
         None => {
             let spelled =
                 **shown == *typed || canonical.is_none_or(|canonical| **shown == *canonical);
-            expect(fold(shown) == fold(typed) && spelled)
+            holds(fold(shown) == fold(typed) && spelled)
         }
     }
 }

@@ -102,13 +102,20 @@ pub(crate) struct Context<'a> {
 /// A `TOPIC` line's fields: room, setter (`None` for `-`), text.
 pub(crate) type TopicLine = (String, Option<String>, String);
 
-type Check = Result<(), String>;
+/// A judgement: `Err` says what was wrong (empty: the line itself says).
+pub(crate) type Check = Result<(), String>;
 
 fn expect(condition: bool, what: impl FnOnce() -> String) -> Check {
     if condition { Ok(()) } else { Err(what()) }
 }
 
-fn is_err(line: &ServerLine, code: ErrorCode) -> bool {
+/// `expect` for judges whose report is the line itself.
+pub(crate) fn holds(condition: bool) -> Check {
+    expect(condition, String::new)
+}
+
+/// Whether `line` is `ERR <code> …`.
+pub(crate) fn is_err(line: &ServerLine, code: ErrorCode) -> bool {
     matches!(line, ServerLine::Err(got, _) if *got == code)
 }
 
