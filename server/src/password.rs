@@ -1,104 +1,116 @@
-//! Password hashing: Argon2id, run on the caller's own connection thread
-//! with the hub lock released, and never more than a few at once, so a
-//! burst of sign-ins or wrong passwords takes at most that many cores from
-//! everyone else's chat. Parameters are argon2's defaults (the OWASP
-//! recommendation): 19 MiB of memory, 2 passes, 1 lane.
+//! Password hashing: Argon2id on a few threads of its own, never more
+//! than that at once, so a burst of sign-ins or wrong passwords takes at
+//! most that many cores from everyone else's chat. Parameters are argon2's
+//! defaults (the OWASP recommendation): 19 MiB of memory, 2 passes, 1
+//! lane. The connection that asked waits for the answer with the hub lock
+//! released.
 //!
-//! Each place among the running hashes keeps its 19 MiB of Argon2 memory
-//! for the next hash. Allocated per hash, it was not given back: glibc
-//! raises its mmap threshold after the first large free, so every thread
-//! that hashed kept 19 MiB in its own arena, and a client could grow the
-//! server by 19 MiB per connection with one wrong password each.
+//! The hashing threads run at the lowest priority (nice 19), so a
+//! connection thread with a line to deliver takes the core from a hash at
+//! once: a flood of wrong passwords is slowed by the chat, not the chat by
+//! the flood. When the machine is otherwise idle a hash runs at full
+//! speed; on a saturated one, sign-ins wait (nice 10 measured about 1 ms
+//! worse at the p99 of the flood in docs/performance.md).
+//!
+//! Each hashing thread keeps its 19 MiB of Argon2 memory for the next
+//! hash. Allocated per hash, it was not given back: glibc raises its mmap
+//! threshold after the first large free, so every thread that hashed kept
+//! 19 MiB in its own arena, and a client could grow the server by 19 MiB
+//! per connection with one wrong password each.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::thread;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use common::Secret;
-use parking_lot::{Condvar, Mutex};
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::hub::{Done, Task};
 
-/// Hashes and checks passwords, a bounded number at a time.
+/// Hashes and checks passwords on a bounded number of threads.
 #[derive(Debug)]
 pub(crate) struct Passwords {
-    /// Hashes that may run at once.
-    limit: usize,
-    /// How many run now, and the Argon2 memory of the places not in use.
-    places: Mutex<Places>,
-    freed: Condvar,
+    /// Work for the hashing threads; `None` if none could be started.
+    jobs: Option<Sender<Job>>,
 }
 
+/// One piece of work, given the hashing thread's Argon2 memory.
+type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+
+/// A hashing thread's Argon2 memory, kept from hash to hash.
 #[derive(Debug, Default)]
-struct Places {
-    running: usize,
-    memories: Vec<Vec<Block>>,
-}
+struct Memory(Vec<Block>);
 
-/// One running hash's place and its memory; given back on drop.
-struct Turn<'a> {
-    passwords: &'a Passwords,
-    memory: Vec<Block>,
-}
-
-impl Turn<'_> {
-    /// Memory for `params`: this place's own, grown to the default size
-    /// once; a larger (stored, unusual) setting gets memory of its own.
-    fn memory(&mut self, params: &Params) -> Result<&mut [Block], argon2::Error> {
+impl Memory {
+    /// Memory for `params`: this thread's own, grown to the default size
+    /// once; a larger (stored, unusual) setting is refused.
+    fn for_params(&mut self, params: &Params) -> Result<&mut [Block], argon2::Error> {
         let blocks = params.block_count();
         if blocks > KEPT_BLOCKS {
             return Err(argon2::Error::MemoryTooMuch);
         }
-        if self.memory.len() < blocks {
-            self.memory.resize(blocks, Block::new());
+        if self.0.len() < blocks {
+            self.0.resize(blocks, Block::new());
         }
-        Ok(&mut self.memory[..blocks])
+        Ok(&mut self.0[..blocks])
     }
 }
 
-impl Drop for Turn<'_> {
-    fn drop(&mut self) {
-        let mut places = self.passwords.places.lock();
-        places.running -= 1;
-        places.memories.push(std::mem::take(&mut self.memory));
-        drop(places);
-        self.passwords.freed.notify_one();
-    }
-}
-
-/// The most Argon2 memory a place keeps (and a stored hash may ask for):
-/// four times the default, 76 MiB.
+/// The most Argon2 memory a hashing thread keeps (and a stored hash may
+/// ask for): four times the default, 76 MiB.
 const KEPT_BLOCKS: usize = 4 * Params::DEFAULT_M_COST as usize;
 
+/// How much lower than the connections the hashing threads run: as low
+/// as Linux goes (the kernel caps the nice value at 19).
+#[cfg(target_os = "linux")]
+const NICENESS: i32 = 19;
+
+/// A hashing thread's stack: Argon2's memory is on the heap.
+const STACK_BYTES: usize = 256 * 1024;
+
 impl Passwords {
-    /// At most `limit` (at least one) hashes at once.
+    /// `limit` (at least one) hashing threads.
     pub(crate) fn new(limit: usize) -> Passwords {
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        let started = (0..limit.max(1))
+            .filter(|i| {
+                let queue = queue.clone();
+                let spawned = thread::Builder::new()
+                    .name(format!("password-{i}"))
+                    .stack_size(STACK_BYTES)
+                    .spawn(move || serve(&queue));
+                if let Err(error) = &spawned {
+                    tracing::error!(%error, "cannot start a password-hashing thread");
+                }
+                spawned.is_ok()
+            })
+            .count();
         Passwords {
-            limit: limit.max(1),
-            places: Mutex::new(Places::default()),
-            freed: Condvar::new(),
+            jobs: (started > 0).then_some(jobs),
         }
     }
 
     /// Half the machine's cores, at least one: the rest keep chatting.
     pub(crate) fn for_this_machine() -> Passwords {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let cores = thread::available_parallelism().map_or(1, usize::from);
         Passwords::new(cores / 2)
     }
 
-    /// Waits for a place among the running hashes.
-    fn turn(&self) -> Turn<'_> {
-        let mut places = self.places.lock();
-        while places.running >= self.limit {
-            self.freed.wait(&mut places);
-        }
-        places.running += 1;
-        let memory = places.memories.pop().unwrap_or_default();
-        Turn {
-            passwords: self,
-            memory,
-        }
+    /// Runs `work` on a hashing thread and waits for its answer; `None` if
+    /// no hashing thread could take it (none started, or the work panicked).
+    fn on_hashing_thread<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Memory) -> R + Send + 'static,
+    ) -> Option<R> {
+        let (answer_tx, answer_rx) = crossbeam_channel::bounded(1);
+        let job: Job = Box::new(move |memory| {
+            let _ = answer_tx.send(work(memory));
+        });
+        self.jobs.as_ref()?.send(job).ok()?;
+        answer_rx.recv().ok()
     }
 
     /// Runs a hub [`Task`] with what the user typed: `typed` holds the
@@ -123,14 +135,22 @@ impl Passwords {
     }
 
     /// A new hash of `password` with a fresh salt, as a PHC string; `None`
-    /// only if Argon2 refuses (it does not for our lengths).
+    /// only if Argon2 refuses (it does not for our lengths) or no hashing
+    /// thread runs.
     pub(crate) fn hash(&self, password: &Secret) -> Option<Arc<str>> {
-        let mut turn = self.turn();
-        let salt = SaltString::generate(&mut OsRng);
-        match hash_with(&mut turn, password.expose(), &salt) {
-            Ok(hash) => Some(Arc::from(hash)),
-            Err(error) => {
+        let password = password.clone();
+        let hashed = self.on_hashing_thread(move |memory| {
+            let salt = SaltString::generate(&mut OsRng);
+            hash_with(memory, password.expose(), &salt)
+        });
+        match hashed {
+            Some(Ok(hash)) => Some(Arc::from(hash)),
+            Some(Err(error)) => {
                 tracing::error!(%error, "cannot hash a password");
+                None
+            }
+            None => {
+                tracing::error!("no password-hashing thread answered");
                 None
             }
         }
@@ -139,25 +159,65 @@ impl Passwords {
     /// Whether `password` matches the PHC string `hash`. The hash's own
     /// parameters are used, so hashes made with other settings still work.
     pub(crate) fn verify(&self, password: &Secret, hash: &str) -> bool {
-        let Ok(parsed) = PasswordHash::new(hash) else {
+        if PasswordHash::new(hash).is_err() {
             tracing::error!("a stored password hash cannot be read; nobody can sign in to it");
             return false;
-        };
-        let mut turn = self.turn();
-        match verify_with(&mut turn, password.expose(), &parsed) {
-            Ok(matches) => matches,
-            Err(error) => {
+        }
+        let password = password.clone();
+        let hash = hash.to_owned();
+        let checked = self.on_hashing_thread(move |memory| {
+            let parsed = PasswordHash::new(&hash)?;
+            verify_with(memory, password.expose(), &parsed)
+        });
+        match checked {
+            Some(Ok(matches)) => matches,
+            Some(Err(error)) => {
                 tracing::error!(%error, "a stored password hash cannot be checked");
+                false
+            }
+            None => {
+                tracing::error!("no password-hashing thread answered");
                 false
             }
         }
     }
 }
 
-/// Argon2id with the default parameters, into the turn's memory, as a PHC
+/// A hashing thread: lowers its own priority, then does the work it is
+/// given until the server drops its [`Passwords`].
+fn serve(queue: &Receiver<Job>) {
+    lower_priority();
+    let mut memory = Memory::default();
+    for job in queue {
+        // A panic drops the job's answer channel (its caller gets `None`)
+        // and must not take the thread, or the memory it may have left
+        // half-written, with it.
+        if catch_unwind(AssertUnwindSafe(|| job(&mut memory))).is_err() {
+            memory = Memory::default();
+        }
+    }
+}
+
+/// Gives this thread (on Linux a nice value is per thread) a lower
+/// priority than the connection threads. Lowering needs no privilege; if
+/// it fails anyway, hashing runs at the normal priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let this_thread = Some(rustix::thread::gettid());
+        let lowered = getpriority_process(this_thread)
+            .and_then(|nice| setpriority_process(this_thread, nice + NICENESS));
+        if let Err(error) = lowered {
+            tracing::warn!(%error, "cannot lower the password-hashing thread's priority");
+        }
+    }
+}
+
+/// Argon2id with the default parameters, into the thread's memory, as a PHC
 /// string (what `PasswordHasher::hash_password` makes).
 fn hash_with(
-    turn: &mut Turn<'_>,
+    memory: &mut Memory,
     password: &[u8],
     salt: &SaltString,
 ) -> password_hash::Result<String> {
@@ -166,7 +226,7 @@ fn hash_with(
     let mut salt_bytes = [0u8; 64];
     let salt_bytes = salt.as_salt().decode_b64(&mut salt_bytes)?;
     let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
-    let memory = turn.memory(&params)?;
+    let memory = memory.for_params(&params)?;
     let output = Output::init_with(output_len, |out| {
         Ok(argon2.hash_password_into_with_memory(password, salt_bytes, out, &mut *memory)?)
     })?;
@@ -181,11 +241,11 @@ fn hash_with(
 }
 
 /// Whether `password` gives `hash` with the hash's own algorithm,
-/// version, parameters and salt, computed in the turn's memory (what
+/// version, parameters and salt, computed in the thread's memory (what
 /// `PasswordVerifier::verify_password` does; the comparison takes the
 /// same time whatever matches).
 fn verify_with(
-    turn: &mut Turn<'_>,
+    memory: &mut Memory,
     password: &[u8],
     hash: &PasswordHash<'_>,
 ) -> password_hash::Result<bool> {
@@ -202,7 +262,7 @@ fn verify_with(
     let mut salt_bytes = [0u8; 64];
     let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
     let argon2 = Argon2::new(algorithm, version, params.clone());
-    let memory = turn.memory(&params)?;
+    let memory = memory.for_params(&params)?;
     let output = Output::init_with(expected.len(), |out| {
         Ok(argon2.hash_password_into_with_memory(password, salt_bytes, out, &mut *memory)?)
     })?;
@@ -231,33 +291,57 @@ mod tests {
     #[test]
     fn no_more_than_the_limit_run_at_once() {
         let passwords = Arc::new(Passwords::new(2));
-        let peak = Arc::new(Mutex::new((0usize, 0usize)));
+        let counts = Arc::new(parking_lot::Mutex::new((0usize, 0usize)));
         let threads: Vec<_> = (0..6)
             .map(|_| {
                 let passwords = Arc::clone(&passwords);
-                let peak = Arc::clone(&peak);
+                let counts = Arc::clone(&counts);
                 std::thread::spawn(move || {
-                    let _turn = passwords.turn();
-                    let mut counts = peak.lock();
-                    counts.0 += 1;
-                    counts.1 = counts.1.max(counts.0);
-                    drop(counts);
-                    let _ = argon2_for_test();
-                    peak.lock().0 -= 1;
+                    passwords.on_hashing_thread(move |_| {
+                        let mut now = counts.lock();
+                        now.0 += 1;
+                        now.1 = now.1.max(now.0);
+                        drop(now);
+                        let worked = argon2_for_test();
+                        counts.lock().0 -= 1;
+                        worked
+                    })
                 })
             })
             .collect();
         for thread in threads {
-            thread.join().unwrap();
+            assert_eq!(thread.join().unwrap(), Some(true));
         }
-        assert!(peak.lock().1 <= 2);
+        let (running, peak) = *counts.lock();
+        assert_eq!(running, 0);
+        assert!((1..=2).contains(&peak), "{peak} ran at once");
     }
 
-    /// Some real work while holding a turn.
+    /// Some real work on a hashing thread.
     fn argon2_for_test() -> bool {
         use argon2::password_hash::PasswordHasher as _;
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default().hash_password(b"work work", &salt).is_ok()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn hashing_threads_run_below_the_connections() {
+        let passwords = Passwords::new(1);
+        let nice_of_this_thread =
+            || rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        let ours = nice_of_this_thread();
+        let theirs = passwords.on_hashing_thread(move |_| nice_of_this_thread());
+        assert_eq!(theirs, Some((ours + NICENESS).min(19)));
+    }
+
+    #[test]
+    fn a_panic_in_the_work_is_a_failed_check_and_the_thread_goes_on() {
+        let passwords = Passwords::new(1);
+        let answer: Option<()> = passwords.on_hashing_thread(|_| panic!("work that fails"));
+        assert_eq!(answer, None);
+        let hash = passwords.hash(&Secret::new("still here")).unwrap();
+        assert!(passwords.verify(&Secret::new("still here"), &hash));
     }
 
     #[test]
@@ -283,13 +367,20 @@ mod tests {
     }
 
     #[test]
-    fn each_place_keeps_its_memory_for_the_next_hash() {
+    fn a_hashing_thread_keeps_its_memory_for_the_next_hash() {
         let passwords = Passwords::new(1);
+        let address =
+            || passwords.on_hashing_thread(|memory| (memory.0.as_ptr() as usize, memory.0.len()));
+        assert!(passwords.hash(&Secret::new("correct horse")).is_some());
+        let first = address().unwrap();
         for _ in 0..3 {
             assert!(passwords.hash(&Secret::new("correct horse")).is_some());
         }
-        let places = passwords.places.lock();
-        assert_eq!(places.memories.len(), 1, "one place, one memory");
-        assert_eq!(places.memories[0].len(), Params::DEFAULT_M_COST as usize);
+        assert_eq!(
+            first.1,
+            Params::DEFAULT_M_COST as usize,
+            "one default-sized memory"
+        );
+        assert_eq!(address(), Some(first), "the same memory, not a new one");
     }
 }
