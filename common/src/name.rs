@@ -95,6 +95,11 @@ impl Name {
     pub fn folded(&self) -> &str {
         &self.folded
     }
+
+    /// The lower-case form, shareable without copying.
+    pub fn folded_shared(&self) -> &Arc<str> {
+        &self.folded
+    }
 }
 
 /// ASCII case folding, the protocol's only notion of "the same name".

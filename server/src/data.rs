@@ -38,8 +38,8 @@ pub(crate) fn memory(loaded: Loaded) -> Memory {
                 .map(|entry| Said {
                     at_ms: entry.at_ms,
                     kind: entry.kind,
-                    from: Arc::from(entry.from),
-                    text: Arc::from(entry.text),
+                    from: entry.from,
+                    text: entry.text,
                 })
                 .collect();
             Some((name(&room.shown)?, lines))
@@ -69,13 +69,13 @@ pub(crate) fn write(remember: Remember) -> Write {
             folded: folded.to_string(),
         },
         Remember::Said { room, said } => Write::Append {
-            room: room.folded().to_owned(),
-            room_shown: room.as_str().to_owned(),
+            room: Arc::clone(room.folded_shared()),
+            room_shown: Arc::clone(room.shared()),
             entry: Entry {
                 at_ms: said.at_ms,
                 kind: said.kind,
-                from: said.from.to_string(),
-                text: said.text.to_string(),
+                from: Arc::clone(&said.from),
+                text: Arc::clone(&said.text),
             },
         },
         Remember::ForgetRoom { folded } => Write::ForgetRoom {

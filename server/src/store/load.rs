@@ -151,7 +151,7 @@ fn entry(
             .map_err(|_| corrupt(format!("a message has the time {at_ms}")))?,
         kind: HistoryKind::from_str(kind)
             .map_err(|()| corrupt(format!("a message has the kind {kind:?}")))?,
-        from,
-        text,
+        from: from.into(),
+        text: text.into(),
     })
 }

@@ -97,7 +97,8 @@ pub struct Ignore {
     pub ignored_shown: String,
 }
 
-/// One stored room line.
+/// One stored room line. Its strings are shared with the hub's own copy
+/// of the line, so queueing it under the hub lock copies nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// When it was said, in milliseconds since the Unix epoch.
@@ -105,9 +106,9 @@ pub struct Entry {
     /// A message or an action.
     pub kind: common::HistoryKind,
     /// Who said it, as shown.
-    pub from: String,
+    pub from: Arc<str>,
     /// What was said.
-    pub text: String,
+    pub text: Arc<str>,
 }
 
 /// A room's stored history.
@@ -147,9 +148,9 @@ pub enum Write {
     /// oldest lines beyond the limit. Ignored when history is off.
     Append {
         /// The room, folded.
-        room: String,
+        room: Arc<str>,
         /// The room, as shown now.
-        room_shown: String,
+        room_shown: Arc<str>,
         /// The line.
         entry: Entry,
     },

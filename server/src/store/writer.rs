@@ -131,7 +131,7 @@ fn lines_to_come(batch: &[Box<Write>]) -> HashMap<&str, usize> {
     let mut to_come: HashMap<&str, usize> = HashMap::new();
     for write in batch {
         if let Write::Append { room, .. } = &**write {
-            *to_come.entry(room.as_str()).or_default() += 1;
+            *to_come.entry(&**room).or_default() += 1;
         }
     }
     to_come
@@ -173,7 +173,7 @@ fn apply(conn: &mut Connection, batch: &[Box<Write>], limits: &Limits) -> rusqli
                 room_shown,
                 entry,
             } if history_on => {
-                let after = match to_come.get_mut(room.as_str()) {
+                let after = match to_come.get_mut(&**room) {
                     Some(left) => {
                         *left -= 1;
                         *left
@@ -195,7 +195,7 @@ fn apply(conn: &mut Connection, batch: &[Box<Write>], limits: &Limits) -> rusqli
                     "INSERT INTO history (room, at_ms, kind, sender, text) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
                 .execute(params![room, at_ms, entry.kind.as_str(), entry.from, entry.text])?;
-                touched.insert(room);
+                touched.insert(&**room);
             }
             Write::Append { .. } => {}
             Write::ForgetRoom { room } => {

@@ -13,10 +13,7 @@ fn limits(history_per_room: usize, history_rooms: usize) -> Limits {
 
 /// The texts of a loaded room.
 fn texts(room: &RoomHistory) -> Vec<&str> {
-    room.entries
-        .iter()
-        .map(|entry| entry.text.as_str())
-        .collect()
+    room.entries.iter().map(|entry| &*entry.text).collect()
 }
 
 #[test]
@@ -86,7 +83,7 @@ fn everything_written_is_loaded_after_a_restart() {
     assert_eq!(texts(&loaded.rooms[1]), ["b0", "b1", "b2"]);
     let gamma = &loaded.rooms[0].entries[0];
     assert_eq!(
-        (gamma.kind, gamma.from.as_str(), gamma.at_ms),
+        (gamma.kind, &*gamma.from, gamma.at_ms),
         (HistoryKind::Action, "Ann", at_ms)
     );
     store.close();
@@ -275,8 +272,8 @@ fn sql_looking_input_round_trips_verbatim() {
         let entry = Entry {
             at_ms: n as u64,
             kind: HistoryKind::Msg,
-            from: text.to_string(),
-            text: text.to_string(),
+            from: (*text).into(),
+            text: (*text).into(),
         };
         write_all(
             &store,
@@ -288,8 +285,8 @@ fn sql_looking_input_round_trips_verbatim() {
                     ignored_shown: text.to_string(),
                 }),
                 Write::Append {
-                    room: text.to_string(),
-                    room_shown: text.to_string(),
+                    room: (*text).into(),
+                    room_shown: (*text).into(),
                     entry,
                 },
             ],
@@ -317,7 +314,7 @@ fn sql_looking_input_round_trips_verbatim() {
         let room = loaded.rooms.iter().find(|r| r.folded == *text).unwrap();
         assert_eq!(room.shown, *text);
         assert_eq!(
-            (room.entries[0].from.as_str(), room.entries[0].text.as_str()),
+            (&*room.entries[0].from, &*room.entries[0].text),
             (*text, *text)
         );
     }

@@ -42,8 +42,8 @@ fn account(name: &str) -> Account {
 /// A message at `at_ms` in `room` (folded = shown lowercased).
 fn append(room: &str, at_ms: u64, text: &str) -> Write {
     Write::Append {
-        room: room.to_lowercase(),
-        room_shown: room.to_string(),
+        room: room.to_lowercase().into(),
+        room_shown: room.into(),
         entry: entry(at_ms, text),
     }
 }
