@@ -112,61 +112,8 @@ pub(crate) fn serve(
     addr: SocketAddr,
     transport: Transport,
 ) {
-    let stream = Arc::new(stream);
-    let tls = match transport {
-        Transport::Plain => None,
-        Transport::Tls(config) => match new_session(config) {
-            Ok(session) => Some(session),
-            Err(error) => return tracing::error!(conn = id, %error, "cannot start a TLS session"),
-        },
-    };
-    let limits = QueueLimits {
-        max_items: shared.config.send_queue,
-        max_bytes: shared.config.send_queue_bytes,
-    };
-    let outbox = Arc::new(Outbox::new(
-        id,
-        Arc::clone(&stream),
-        tls.clone(),
-        limits,
-        Arc::clone(&shared.writers),
-    ));
-    shared.registry.lock().insert(id, Arc::clone(&outbox));
-    if shared.cluster.is_none() {
-        // In a cluster the arrival is logged with the first line.
-        shared.hub.lock().connect(id, Some(Arc::clone(&outbox)));
-    }
-    tracing::info!(conn = id, %addr, tls = tls.is_some(), "connected");
-    let flood = flood_gate(shared.config.flood_rate, Instant::now());
-    let name_deadline = shared
-        .config
-        .name_timeout
-        .map(|timeout| Instant::now() + timeout);
-    let mut connection = Connection {
-        id,
-        shared,
-        stream,
-        tls,
-        cipher: Vec::new(),
-        cipher_start: 0,
-        cipher_end: 0,
-        outbox,
-        slot: Some(slot),
-        flood,
-        delivery: Delivery::default(),
-        n_unflushed_lines: 0,
-        outcome: Outcome::default(),
-        name: None,
-        to_log: Vec::new(),
-        name_deadline,
-        timed_out: false,
-        awaiting_password: false,
-        echo_offered: false,
-        closing: false,
-        departed: false,
-        pending: Vec::new(),
-        logged: false,
-        arrival_sent: false,
+    let Some(mut connection) = Connection::start(shared, slot, id, stream, addr, transport) else {
+        return;
     };
     let ending = connection.run();
     let reason = match ending {
@@ -180,6 +127,82 @@ pub(crate) fn serve(
 }
 
 impl Connection {
+    /// Sets the connection up: its outbox, its place in the registry and
+    /// (on one node) the hub. On the heap and in a frame of its own that
+    /// is gone before the first line is read: a connection thread's
+    /// deepest call then stays within two stack pages for a user who only
+    /// names itself, where an inline `Connection` took a third, 4 KiB per
+    /// user (docs/performance.md, memory per user).
+    #[inline(never)]
+    fn start(
+        shared: Arc<Shared>,
+        slot: Slot,
+        id: ConnId,
+        stream: TcpStream,
+        addr: SocketAddr,
+        transport: Transport,
+    ) -> Option<Box<Connection>> {
+        let stream = Arc::new(stream);
+        let tls = match transport {
+            Transport::Plain => None,
+            Transport::Tls(config) => match new_session(config) {
+                Ok(session) => Some(session),
+                Err(error) => {
+                    tracing::error!(conn = id, %error, "cannot start a TLS session");
+                    return None;
+                }
+            },
+        };
+        let limits = QueueLimits {
+            max_items: shared.config.send_queue,
+            max_bytes: shared.config.send_queue_bytes,
+        };
+        let outbox = Arc::new(Outbox::new(
+            id,
+            Arc::clone(&stream),
+            tls.clone(),
+            limits,
+            Arc::clone(&shared.writers),
+        ));
+        shared.registry.lock().insert(id, Arc::clone(&outbox));
+        if shared.cluster.is_none() {
+            // In a cluster the arrival is logged with the first line.
+            shared.hub.lock().connect(id, Some(Arc::clone(&outbox)));
+        }
+        tracing::info!(conn = id, %addr, tls = tls.is_some(), "connected");
+        let flood = flood_gate(shared.config.flood_rate, Instant::now());
+        let name_deadline = shared
+            .config
+            .name_timeout
+            .map(|timeout| Instant::now() + timeout);
+        Some(Box::new(Connection {
+            id,
+            shared,
+            stream,
+            tls,
+            cipher: Vec::new(),
+            cipher_start: 0,
+            cipher_end: 0,
+            outbox,
+            slot: Some(slot),
+            flood,
+            delivery: Delivery::default(),
+            n_unflushed_lines: 0,
+            outcome: Outcome::default(),
+            name: None,
+            to_log: Vec::new(),
+            name_deadline,
+            timed_out: false,
+            awaiting_password: false,
+            echo_offered: false,
+            closing: false,
+            departed: false,
+            pending: Vec::new(),
+            logged: false,
+            arrival_sent: false,
+        }))
+    }
+
     fn run(&mut self) -> Ending {
         if let Err(why) = self.handshake() {
             return Ending::Abrupt(why);
