@@ -337,7 +337,7 @@ impl Connection {
             typed.extend(typed_passwords(&input));
             self.call_hub(|hub, id, out| hub.handle(id, input, now, out));
         }
-        // Password work runs here, on this connection's own thread with no
+        // Password work: this thread waits for a hashing thread with no
         // lock held; only this client waits for it.
         while let Some(task) = self.outcome.task.take() {
             self.flush();
