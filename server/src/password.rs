@@ -5,12 +5,10 @@
 //! lane. The connection that asked waits for the answer with the hub lock
 //! released.
 //!
-//! The hashing threads run at the lowest priority (nice 19), so a
-//! connection thread with a line to deliver takes the core from a hash at
-//! once: a flood of wrong passwords is slowed by the chat, not the chat by
-//! the flood. When the machine is otherwise idle a hash runs at full
-//! speed; on a saturated one, sign-ins wait (nice 10 measured about 1 ms
-//! worse at the p99 of the flood in docs/performance.md).
+//! The hashing threads run at the normal priority. A lower one (nice 10
+//! or 19) halved the chat's p99 during a wrong-password flood, but let any
+//! other busy process on the machine starve sign-ins for seconds to a
+//! minute (docs/performance.md, "Chat latency during a password flood").
 //!
 //! Each hashing thread keeps its 19 MiB of Argon2 memory for the next
 //! hash. Allocated per hash, it was not given back: glibc raises its mmap
@@ -62,11 +60,6 @@ impl Memory {
 /// The most Argon2 memory a hashing thread keeps (and a stored hash may
 /// ask for): four times the default, 76 MiB.
 const KEPT_BLOCKS: usize = 4 * Params::DEFAULT_M_COST as usize;
-
-/// How much lower than the connections the hashing threads run: as low
-/// as Linux goes (the kernel caps the nice value at 19).
-#[cfg(target_os = "linux")]
-const NICENESS: i32 = 19;
 
 /// A hashing thread's stack: Argon2's memory is on the heap.
 const STACK_BYTES: usize = 256 * 1024;
@@ -183,10 +176,9 @@ impl Passwords {
     }
 }
 
-/// A hashing thread: lowers its own priority, then does the work it is
-/// given until the server drops its [`Passwords`].
+/// A hashing thread: does the work it is given until the server drops
+/// its [`Passwords`].
 fn serve(queue: &Receiver<Job>) {
-    lower_priority();
     let mut memory = Memory::default();
     for job in queue {
         // A panic drops the job's answer channel (its caller gets `None`)
@@ -194,22 +186,6 @@ fn serve(queue: &Receiver<Job>) {
         // half-written, with it.
         if catch_unwind(AssertUnwindSafe(|| job(&mut memory))).is_err() {
             memory = Memory::default();
-        }
-    }
-}
-
-/// Gives this thread (on Linux a nice value is per thread) a lower
-/// priority than the connection threads. Lowering needs no privilege; if
-/// it fails anyway, hashing runs at the normal priority.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::process::{getpriority_process, setpriority_process};
-        let this_thread = Some(rustix::thread::gettid());
-        let lowered = getpriority_process(this_thread)
-            .and_then(|nice| setpriority_process(this_thread, nice + NICENESS));
-        if let Err(error) = lowered {
-            tracing::warn!(%error, "cannot lower the password-hashing thread's priority");
         }
     }
 }
@@ -322,17 +298,6 @@ mod tests {
         use argon2::password_hash::PasswordHasher as _;
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default().hash_password(b"work work", &salt).is_ok()
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn hashing_threads_run_below_the_connections() {
-        let passwords = Passwords::new(1);
-        let nice_of_this_thread =
-            || rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
-        let ours = nice_of_this_thread();
-        let theirs = passwords.on_hashing_thread(move |_| nice_of_this_thread());
-        assert_eq!(theirs, Some((ours + NICENESS).min(19)));
     }
 
     #[test]
