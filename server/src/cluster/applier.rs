@@ -49,9 +49,6 @@ pub(super) struct Handover {
 }
 
 pub(super) fn spawn(cluster: Arc<Cluster>, shared: Arc<Shared>, start: Start) -> JoinHandle<()> {
-    for &member in &start.members {
-        cluster.saw_number(member);
-    }
     let applier = Applier {
         cluster,
         shared,
@@ -370,9 +367,6 @@ impl Applier {
             }
             match bootstrap::join(&self.cluster, &self.shared) {
                 Ok(start) => {
-                    for &member in &start.members {
-                        self.cluster.saw_number(member);
-                    }
                     self.last_id = start.after;
                     self.members = start.members;
                     self.con = None;

@@ -63,6 +63,9 @@ pub(super) fn join(cluster: &Arc<Cluster>, shared: &Arc<Shared>) -> Result<Start
         .arg(&token)
         .invoke(&mut con);
     let start = joined?;
+    for &member in &start.members {
+        cluster.saw_number(member);
+    }
     tracing::info!(
         node,
         id = %cluster.config.node_id,
@@ -122,8 +125,9 @@ fn join_in_turn(
         .arg("+inf")
         .query(con)
         .map_err(unreachable)?;
+    let first = running.iter().all(|&other| other == node);
     let settings = Settings::of(&shared.config);
-    if let Err(error) = check_settings(con, &settings, running.iter().all(|&other| other == node)) {
+    if let Err(error) = check_settings(con, &settings, first) {
         let _: redis::RedisResult<i64> = redis::cmd("ZREM").arg("cw:nodes").arg(node).query(con);
         return Err(match error {
             Mismatch::Redis(error) => unreachable(error),
@@ -139,7 +143,7 @@ fn join_in_turn(
         &mut text,
     );
     let hello = redis_io::append(con, node, &text).map_err(unreachable)?;
-    let (hub, members) = if running.iter().all(|&other| other == node) {
+    let (hub, members) = if first {
         let memory = durable::load(con, &shared.config).map_err(unreachable)?;
         tracing::info!("no node is running: the hub starts from the durable keys");
         (Hub::new(settings, memory, now), BTreeSet::from([node]))

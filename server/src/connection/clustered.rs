@@ -4,7 +4,7 @@
 
 use common::{ErrorCode, Input, Secret, ServerLine, parse_input};
 
-use super::{Connection, REPLY_LINES_PER_TOKEN, typed_passwords};
+use super::{Connection, typed_passwords};
 use crate::cluster::{Cluster, Control, Record, TryLater, log::What};
 use crate::hub::Now;
 
@@ -116,8 +116,7 @@ impl Connection {
             self.outcome.happened.extend(control.happened);
             self.note_happenings();
             if control.close {
-                self.closing = true;
-                self.outbox.seal();
+                self.close_after_queued();
             }
             n_reply_lines += control.reply_lines;
             task = control.task.or(task);
@@ -131,16 +130,16 @@ impl Connection {
             });
             self.submit(cluster, typed);
         }
-        let extra_cost = n_reply_lines / REPLY_LINES_PER_TOKEN;
-        if extra_cost > 0 {
-            self.throttle(extra_cost as f64);
-        }
+        self.charge_reply_lines(n_reply_lines);
     }
 
     /// Leaves, in a cluster: the departure is logged (during shutdown the
     /// node's own departure covers everyone's), and this node's applier
-    /// tells the partner, rooms and requesters on every node.
-    pub(super) fn depart_cluster(&mut self, cluster: &Cluster, reason: &str) {
+    /// tells the partner, rooms and requesters on every node. [`depart`]
+    /// then logs and closes, as on one node.
+    ///
+    /// [`depart`]: Connection::depart
+    pub(super) fn depart_cluster(&mut self, cluster: &Cluster) {
         self.shared.registry.lock().remove(&self.id);
         self.pending.clear();
         // Also when the arrival was answered try-later: it may have reached
@@ -155,9 +154,5 @@ impl Connection {
                 },
             );
         }
-        self.write_log();
-        tracing::info!(conn = self.id, name = ?self.shown_name(), reason, "disconnected");
-        self.flush();
-        self.outbox.seal();
     }
 }

@@ -368,9 +368,20 @@ impl Connection {
         }
         self.note_happenings();
         if self.outcome.close {
-            self.closing = true;
-            self.outbox.seal();
+            self.close_after_queued();
         }
+        self.charge_reply_lines(n_reply_lines);
+    }
+
+    /// Ends the connection once what is queued is out: nothing more is
+    /// read or queued.
+    fn close_after_queued(&mut self) {
+        self.closing = true;
+        self.outbox.seal();
+    }
+
+    /// Charges a long reply (`/list`, `/rooms`) to flood control.
+    fn charge_reply_lines(&mut self, n_reply_lines: usize) {
         let extra_cost = n_reply_lines / REPLY_LINES_PER_TOKEN;
         if extra_cost > 0 {
             self.throttle(extra_cost as f64);
@@ -426,8 +437,7 @@ impl Connection {
         self.end_echo_offer();
         self.reply(ServerLine::bye(ByeReason::Timeout));
         self.timed_out = true;
-        self.closing = true;
-        self.outbox.seal();
+        self.close_after_queued();
     }
 
     /// Leaves the hub: the name and the slot are freed first, then the
@@ -441,18 +451,19 @@ impl Connection {
         drop(self.slot.take());
         self.outcome.clear();
         if let Some(cluster) = self.shared.cluster.clone() {
-            return self.depart_cluster(&cluster, reason);
+            self.depart_cluster(&cluster);
+        } else {
+            let mut hub = self.shared.hub.lock();
+            hub.disconnect(self.id, &mut self.outcome);
+            if !self.shared.is_shutting_down() {
+                self.outcome.reply.clear();
+                self.delivery.outcome(&mut self.outcome, Some(&self.outbox));
+                self.delivery.drop_overflowed(&mut hub);
+            }
+            drop(hub);
+            self.shared.registry.lock().remove(&self.id);
+            self.note_happenings();
         }
-        let mut hub = self.shared.hub.lock();
-        hub.disconnect(self.id, &mut self.outcome);
-        if !self.shared.is_shutting_down() {
-            self.outcome.reply.clear();
-            self.delivery.outcome(&mut self.outcome, Some(&self.outbox));
-            self.delivery.drop_overflowed(&mut hub);
-        }
-        drop(hub);
-        self.shared.registry.lock().remove(&self.id);
-        self.note_happenings();
         self.write_log();
         tracing::info!(conn = self.id, name = ?self.shown_name(), reason, "disconnected");
         self.flush();
